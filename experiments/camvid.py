@@ -1,0 +1,52 @@
+"""CamVid (SegNet version): 11 classes + void, 480×360 RGB, its own val/test.
+
+    ssseg train --config experiments/camvid.py:method=supervised,budget=1/8,seed=0 \
+        --workdir runs/camvid_sup --config.data.manual_dir=/path/to/CamVid
+
+`manual_dir` holds train/, trainannot/, val/, valannot/, test/, testannot/.
+Args: method, budget, seed, preset (`cpu` or `paper`: DeepLabV3+ ResNet-50,
+crop 321, SGD), smoke.
+"""
+
+from ssseg.configs import base_config, parse_arg, set_budget_and_method
+
+
+def get_config(arg=None):
+    args = parse_arg(arg, method="supervised", budget="1/8", seed=0, preset="cpu", smoke=False)
+    c = base_config()
+    set_budget_and_method(c, args)
+    c.data.name = "camvid"
+    c.data.manual_dir = ""
+    c.loss.name = "ce"
+    if args.preset == "cpu":
+        c.data.base_size = 240
+        c.data.crop_size = 160
+        c.data.scale_range = (0.75, 1.5)
+        c.model.backbone = "small"
+        c.model.width = 24
+        c.optim.name = "adamw"
+        c.optim.lr = 2e-3
+        c.optim.warmup_steps = 50
+        c.train.steps = 2000
+        c.train.eval_every = 500
+    else:
+        c.data.base_size = 480
+        c.data.crop_size = 321
+        c.model.backbone = "resnet50"
+        c.model.deep_stem = True
+        c.optim.name = "sgd"
+        c.optim.lr = 5e-3
+        c.optim.head_lr_mult = 10.0
+        c.train.steps = 20000
+        c.train.eval_every = 2000
+    if args.smoke:
+        c.data.base_size = 48
+        c.data.crop_size = 32
+        c.data.batch_size = 2
+        c.data.unlabeled_batch_size = 2
+        c.model.width = 8
+        c.train.steps = 4
+        c.train.log_every = 2
+        c.train.eval_every = 2
+        c.train.checkpoint_every = 2
+    return c

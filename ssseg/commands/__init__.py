@@ -1,0 +1,1 @@
+"""CLI command modules: one file per `ssseg <command>`."""

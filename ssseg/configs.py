@@ -1,0 +1,122 @@
+"""Building blocks for the Python configs in `experiments/`.
+
+An experiment file defines `get_config(arg)` where `arg` is a comma-separated
+list such as ``"method=unimatch,budget=1/8,seed=0,smoke"``. `parse_arg` turns it
+into a dict with typed defaults; `base_config` gives the full schema that every
+run has, so a typo in an override is an error rather than a silently new key.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import ml_collections
+
+from ssseg.errors import ConfigError
+
+
+def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
+    """Parse ``"k=v,flag"`` into a ConfigDict typed after `defaults`.
+
+    A bare word sets a boolean default to True (``smoke``). Unknown keys are an
+    error that lists the valid ones.
+    """
+    values = dict(defaults)
+    for item in filter(None, (s.strip() for s in (arg or "").split(","))):
+        key, sep, raw = item.partition("=")
+        if key not in defaults:
+            raise ConfigError(f"config arg {key!r} is unknown; valid: {', '.join(sorted(defaults))}")
+        default = defaults[key]
+        if not sep:
+            if not isinstance(default, bool):
+                raise ConfigError(f"config arg {key!r} needs a value ({key}=...)")
+            values[key] = True
+        elif isinstance(default, bool):
+            values[key] = raw.lower() in ("1", "true", "yes", "on")
+        elif isinstance(default, int):
+            try:
+                values[key] = int(raw)
+            except ValueError:
+                raise ConfigError(f"config arg {key}={raw!r}: expected an integer") from None
+        else:
+            values[key] = raw
+    return ml_collections.ConfigDict(values)
+
+
+def method_defaults(name: str) -> ml_collections.ConfigDict:
+    """The `config.method` sub-dict: `name` plus the method module's defaults()."""
+    try:
+        module = importlib.import_module(f"ssseg.methods.{name}")
+    except ModuleNotFoundError as e:
+        if e.name != f"ssseg.methods.{name}":
+            raise
+        raise ConfigError(f"method {name!r} not found: expected a module ssseg/methods/{name}.py") from None
+    cfg = module.defaults()
+    cfg.name = name
+    return cfg
+
+
+def base_config() -> ml_collections.ConfigDict:
+    """Every key a run can have, with neutral defaults; experiments override."""
+    c = ml_collections.ConfigDict()
+    c.seed = 0
+    c.init_from = ""  # workdir or checkpoint dir to initialise weights from
+
+    c.data = ml_collections.ConfigDict()
+    c.data.name = "synthetic_defects"
+    c.data.manual_dir = ""
+    c.data.data_dir = ""  # "" -> $TFDS_DATA_DIR or ~/tensorflow_datasets
+    c.data.budget = "1/8"
+    c.data.splits_dir = "experiments/splits"
+    c.data.base_size = 96  # long side after resize, train and eval
+    c.data.crop_size = 96
+    c.data.scale_range = (0.5, 2.0)
+    c.data.hflip = True
+    c.data.vflip = False
+    c.data.batch_size = 8
+    c.data.unlabeled_batch_size = 8
+    c.data.eval_mode = "whole"  # or "sliding"
+    c.data.eval_batch_size = 8
+    c.data.worker_count = 0
+
+    c.model = ml_collections.ConfigDict()
+    c.model.arch = "deeplabv3plus"
+    c.model.backbone = "small"
+    c.model.deep_stem = False
+    c.model.output_stride = 16
+    c.model.aspp_rates = (6, 12, 18)
+    c.model.width = 16
+    c.model.pretrained = ""  # torchvision-layout safetensors file
+
+    c.optim = ml_collections.ConfigDict()
+    c.optim.name = "adamw"
+    c.optim.lr = 1e-3
+    c.optim.momentum = 0.9
+    c.optim.weight_decay = 1e-4
+    c.optim.schedule = "poly"
+    c.optim.warmup_steps = 0
+    c.optim.power = 0.9
+    c.optim.head_lr_mult = 1.0
+
+    c.loss = ml_collections.ConfigDict()
+    c.loss.name = "ce"
+    c.loss.class_weight_power = 0.5  # wce: weight ∝ frequency^-power
+    c.loss.focal_gamma = 2.0
+    c.loss.dice_weight = 1.0
+
+    c.method = method_defaults("supervised")
+
+    c.train = ml_collections.ConfigDict()
+    c.train.steps = 1000
+    c.train.log_every = 20
+    c.train.eval_every = 250
+    c.train.checkpoint_every = 250
+    c.train.keep_checkpoints = 2
+    return c
+
+
+def set_budget_and_method(c: ml_collections.ConfigDict, args: ml_collections.ConfigDict) -> None:
+    """Apply the common `method=`, `budget=`, `seed=` config args."""
+    c.method = method_defaults(args.method)
+    c.data.budget = args.budget
+    c.seed = args.seed

@@ -1,0 +1,1 @@
+"""Evaluation: dataset-level confusion matrix, whole-image and sliding-window inference."""

@@ -1,0 +1,110 @@
+"""Pixel losses for segmentation, all ignoring label 255 (void and padding).
+
+Defects are rare and tiny, so besides plain cross-entropy there are
+class-aware options: frequency-weighted CE (weights from the labeled budget),
+focal loss, soft Dice and CE + Dice. Every loss takes `logits_bhwk` and integer
+`labels_bhw` and returns a scalar; `weights_bhw` (optional) scales pixels, which
+the semi-supervised methods use for confidence masks.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+IGNORE = 255
+PixelLoss = Callable[..., jax.Array]
+
+
+def pixel_cross_entropy(logits_bhwk, labels_bhw, class_weights=None):
+    """Per-pixel CE, 0 where label is ignored; class_weights scales each pixel by its class."""
+    valid = labels_bhw != IGNORE
+    safe = jnp.where(valid, labels_bhw, 0)
+    logp = jax.nn.log_softmax(logits_bhwk.astype(jnp.float32), axis=-1)
+    nll = -jnp.take_along_axis(logp, safe[..., None], axis=-1)[..., 0]
+    if class_weights is not None:
+        nll = nll * jnp.asarray(class_weights, jnp.float32)[safe]
+    return jnp.where(valid, nll, 0.0), valid
+
+
+def _mean_over(values, mask, weights_bhw=None):
+    mask = mask.astype(jnp.float32)
+    if weights_bhw is not None:
+        values = values * weights_bhw
+    return jnp.sum(values * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+
+
+def cross_entropy(logits_bhwk, labels_bhw, weights_bhw=None, class_weights=None):
+    nll, valid = pixel_cross_entropy(logits_bhwk, labels_bhw, class_weights)
+    if class_weights is not None:
+        # Normalise by the summed weights so the loss scale does not drift with class mix.
+        w = jnp.asarray(class_weights, jnp.float32)[jnp.where(valid, labels_bhw, 0)] * valid
+        if weights_bhw is not None:
+            w = w * weights_bhw
+            nll = nll * weights_bhw
+        return jnp.sum(nll) / jnp.maximum(jnp.sum(w), 1e-6)
+    return _mean_over(nll, valid, weights_bhw)
+
+
+def focal_loss(logits_bhwk, labels_bhw, weights_bhw=None, gamma: float = 2.0):
+    """Lin et al. 2017: CE scaled by (1 - p_true)^gamma, so easy background pixels fade."""
+    nll, valid = pixel_cross_entropy(logits_bhwk, labels_bhw)
+    p_true = jnp.exp(-nll)
+    return _mean_over((1.0 - p_true) ** gamma * nll, valid, weights_bhw)
+
+
+def soft_dice_loss(logits_bhwk, labels_bhw, weights_bhw=None, eps: float = 1.0):
+    """1 - mean soft Dice over the classes present in labels or predictions of the batch."""
+    num_classes = logits_bhwk.shape[-1]
+    valid = (labels_bhw != IGNORE).astype(jnp.float32)
+    if weights_bhw is not None:
+        valid = valid * weights_bhw
+    probs = jax.nn.softmax(logits_bhwk.astype(jnp.float32), axis=-1) * valid[..., None]
+    onehot = jax.nn.one_hot(jnp.where(labels_bhw == IGNORE, 0, labels_bhw), num_classes) * valid[..., None]
+    inter = jnp.sum(probs * onehot, axis=(0, 1, 2))
+    denom = jnp.sum(probs, axis=(0, 1, 2)) + jnp.sum(onehot, axis=(0, 1, 2))
+    dice = (2.0 * inter + eps) / (denom + eps)
+    present = (jnp.sum(onehot, axis=(0, 1, 2)) > 0).astype(jnp.float32)
+    return 1.0 - jnp.sum(dice * present) / jnp.maximum(jnp.sum(present), 1.0)
+
+
+def make_pixel_loss(loss_cfg, class_weights: np.ndarray | None = None) -> PixelLoss:
+    """The labeled-loss function named by `config.loss.name`."""
+    name = loss_cfg.name
+    if name == "ce":
+        return lambda lg, lb, w=None: cross_entropy(lg, lb, w)
+    if name == "wce":
+        if class_weights is None:
+            raise ValueError("wce needs class weights from the labeled budget")
+        cw = jnp.asarray(class_weights, jnp.float32)
+        return lambda lg, lb, w=None: cross_entropy(lg, lb, w, class_weights=cw)
+    if name == "focal":
+        return lambda lg, lb, w=None: focal_loss(lg, lb, w, gamma=loss_cfg.focal_gamma)
+    if name == "dice":
+        return lambda lg, lb, w=None: soft_dice_loss(lg, lb, w)
+    if name == "ce_dice":
+        cw = None if class_weights is None else jnp.asarray(class_weights, jnp.float32)
+        return lambda lg, lb, w=None: (
+            cross_entropy(lg, lb, w, class_weights=cw) + loss_cfg.dice_weight * soft_dice_loss(lg, lb, w)
+        )
+    from ssseg.errors import ConfigError
+
+    raise ConfigError(f"config.loss.name={name!r}: expected one of ce, wce, focal, dice, ce_dice")
+
+
+def class_weights_from_counts(pixel_counts: np.ndarray, power: float) -> np.ndarray:
+    """Weight ∝ frequency^-power, normalised to mean 1 over classes seen.
+
+    Classes absent from the labeled budget get the largest seen weight rather
+    than infinity.
+    """
+    counts = np.asarray(pixel_counts, np.float64)
+    freq = counts / max(counts.sum(), 1.0)
+    seen = freq > 0
+    weights = np.zeros_like(freq)
+    weights[seen] = freq[seen] ** (-power)
+    weights[~seen] = weights[seen].max() if seen.any() else 1.0
+    return (weights / weights.mean()).astype(np.float32)

@@ -1,0 +1,1 @@
+"""Training: state pytree, pure train step, optimizer, loop, checkpoints."""

@@ -1,0 +1,50 @@
+"""What a train step needs besides the state: static, built once per run."""
+
+from __future__ import annotations
+
+import dataclasses
+from types import ModuleType
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from ssseg.models import functional as model_fns
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class StepContext:
+    """Closed over by the jitted step (never traced): model graph, optimizer,
+    method module and its config, the labeled loss, and normalisation stats."""
+
+    graphdef: Any
+    tx: optax.GradientTransformation
+    schedule: optax.Schedule
+    method: ModuleType
+    method_cfg: ml_collections.ConfigDict
+    labeled_loss: Callable
+    num_classes: int
+    mean: tuple
+    std: tuple
+
+    def normalize(self, images_uint8: jax.Array) -> jax.Array:
+        """uint8 [B,H,W,C] -> float32 standardised, as the model expects."""
+        return self.standardize(images_uint8.astype(jnp.float32) / 255.0)
+
+    def standardize(self, images01: jax.Array) -> jax.Array:
+        """[0,1] floats -> standardised (photometric augmentations work in [0,1])."""
+        mean = jnp.asarray(self.mean, jnp.float32)
+        std = jnp.asarray(self.std, jnp.float32)
+        return (images01 - mean) / std
+
+    def apply(self, params, batch_stats, images, *, train: bool):
+        """Logits at input resolution and the updated batch statistics."""
+        return model_fns.apply_model(self.graphdef, params, batch_stats, images, train=train)
+
+    def encode(self, params, batch_stats, images, *, train: bool):
+        return model_fns.encode(self.graphdef, params, batch_stats, images, train=train)
+
+    def decode(self, params, batch_stats, features, out_hw, *, train: bool):
+        return model_fns.decode(self.graphdef, params, batch_stats, features, out_hw, train=train)

@@ -1,0 +1,214 @@
+"""The trainer: one loop for every method, read top to bottom.
+
+    config -> data sources + label budget -> model/optimizer/method state
+    -> resume from the workdir's latest checkpoint -> jitted steps over the
+    ("data",) mesh, periodic eval on val and checkpoints -> final eval of the
+    last checkpoint on val and test -> result.json
+
+The reported numbers are always from the LAST checkpoint, on the held-out
+test split; val is logged for model selection only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import jax
+import numpy as np
+from tqdm import tqdm
+
+from ssseg.config_loader import to_plain
+from ssseg.data import pipeline
+from ssseg.data.registry import get_spec
+from ssseg.data.sources import load_sources
+from ssseg.data.splits import load_budget
+from ssseg.errors import CheckpointError
+from ssseg.eval.evaluate import evaluate, make_confusion_fn, make_prob_fn
+from ssseg.losses import class_weights_from_counts
+from ssseg.train import checkpoint, sharding
+from ssseg.train.init_from import apply_init_from
+from ssseg.train.metrics_log import MetricsLog
+from ssseg.train.setup import build_run, eval_models
+from ssseg.train.step import compile_train_step
+
+
+def run_training(cfg, workdir: str, *, show_progress: bool = True) -> dict:
+    t_start = time.time()
+    workdir = os.path.abspath(workdir)
+    _claim_workdir(cfg, workdir)
+    result_path = os.path.join(workdir, "result.json")
+
+    # Data: the budget's labeled ids, the rest of train as the unlabeled pool.
+    spec = get_spec(cfg.data.name, cfg.data)
+    sources = load_sources(cfg.data)
+    labeled_ids, unlabeled_ids = load_budget(cfg.data.name, cfg.data.budget, cfg.seed, cfg.data.splits_dir, sources)
+    class_weights = None
+    if cfg.loss.name in ("wce", "ce_dice") and cfg.loss.class_weight_power > 0:
+        counts = pipeline.label_pixel_counts(sources, labeled_ids, len(spec.class_names))
+        class_weights = class_weights_from_counts(counts, cfg.loss.class_weight_power)
+
+    # Model, optimizer, method state; then weights from init_from or a checkpoint.
+    run = build_run(cfg, spec, class_weights)
+    mesh = sharding.make_mesh()
+    sharding.check_batch_size(cfg.data.batch_size, mesh, "config.data.batch_size")
+    manager = checkpoint.make_manager(workdir, keep=cfg.train.keep_checkpoints)
+    state = run.state
+    if manager.latest_step() is not None:
+        state = checkpoint.restore(manager, state)
+        print(f"resumed from {checkpoint.checkpoint_dir(workdir)} at step {int(state.step)}")
+    elif cfg.init_from:
+        state = apply_init_from(state, cfg.init_from, run)
+    state = jax.device_put(state, sharding.replicated(mesh))
+    start_step = int(state.step)
+
+    if start_step >= cfg.train.steps and os.path.exists(result_path):
+        with open(result_path) as f:
+            print(f"{workdir} already finished ({cfg.train.steps} steps); result.json kept")
+            return json.load(f)
+
+    # One PRNG key per run; the step folds in its own step number.
+    rng = jax.random.key(cfg.seed)
+    train_step = compile_train_step(run.ctx, mesh)
+    uses_unlabeled = getattr(run.ctx.method, "USES_UNLABELED", False)
+    labeled_iter = pipeline.labeled_batches(sources, labeled_ids, cfg.data, cfg.seed, start_step)
+    unlabeled_iter = None
+    if uses_unlabeled:
+        sharding.check_batch_size(cfg.data.unlabeled_batch_size, mesh, "config.data.unlabeled_batch_size")
+        unlabeled_iter = pipeline.unlabeled_batches(sources, unlabeled_ids, cfg.data, cfg.seed, start_step)
+    evaluator = Evaluator(run, sources, mesh)
+    log = MetricsLog(workdir, resume_step=start_step)
+    images_per_step = cfg.data.batch_size + (cfg.data.unlabeled_batch_size if uses_unlabeled else 0)
+
+    bar = tqdm(total=cfg.train.steps, initial=start_step, disable=not show_progress, dynamic_ncols=True)
+    window_t, window_steps, data_time = time.time(), 0, 0.0
+    try:
+        for step in range(start_step, cfg.train.steps):
+            t_data = time.time()
+            batch = {"labeled": next(labeled_iter)}
+            if unlabeled_iter is not None:
+                batch["unlabeled"] = next(unlabeled_iter)
+            batch = sharding.shard_batch(batch, mesh)
+            data_time += time.time() - t_data
+            state, metrics = train_step(state, batch, rng)
+            window_steps += 1
+            done = step + 1
+            if done % cfg.train.log_every == 0 or done == cfg.train.steps:
+                metrics = jax.device_get(metrics)
+                if not np.isfinite(metrics["loss"]):
+                    raise FloatingPointError(f"loss is {metrics['loss']} at step {done}; last checkpoint kept")
+                elapsed = time.time() - window_t
+                metrics["img_per_s"] = window_steps * images_per_step / max(elapsed, 1e-9)
+                metrics["data_frac"] = data_time / max(elapsed, 1e-9)
+                log.write(done, "train", metrics)
+                bar.set_postfix(loss=f"{float(metrics['loss']):.4f}", img_s=f"{metrics['img_per_s']:.1f}")
+                window_t, window_steps, data_time = time.time(), 0, 0.0
+            bar.update(1)
+            if done % cfg.train.eval_every == 0 and done < cfg.train.steps:
+                for record in evaluator.run(state, "val"):
+                    log.write(done, "eval", record)
+                window_t = time.time()
+            if done % cfg.train.checkpoint_every == 0 or done == cfg.train.steps:
+                checkpoint.save(manager, state)
+    finally:
+        bar.close()
+
+    # Final numbers: the last checkpoint, on val (selection) and test (reporting).
+    checkpoint.save(manager, state)
+    val = evaluator.run(state, "val")
+    test = evaluator.run(state, "test")
+    for record in val + test:
+        log.write(cfg.train.steps, "eval", record)
+    log.close()
+    result = {
+        "dataset": cfg.data.name,
+        "method": cfg.method.name,
+        "regime": ("pretrained+" if cfg.init_from else "") + cfg.method.name,
+        "budget": cfg.data.budget,
+        "num_labeled": len(labeled_ids),
+        "num_unlabeled": len(unlabeled_ids),
+        "seed": cfg.seed,
+        "steps": cfg.train.steps,
+        "checkpoint": "last",
+        "init_from": cfg.init_from or None,
+        "val": _strip(val[0]),
+        "test": _strip(test[0]),
+        "models": {r["model"]: {"val": _strip(v), "test": _strip(r)} for v, r in zip(val, test)},
+        "wall_time_s": round(time.time() - t_start, 1),
+        "git_commit": _git_commit(),
+        "config": to_plain(cfg),
+    }
+    with open(result_path + ".tmp", "w") as f:
+        json.dump(result, f, indent=2)
+    os.replace(result_path + ".tmp", result_path)
+    return result
+
+
+class Evaluator:
+    """Compiled once per run; evaluates each of the method's eval models on a split."""
+
+    def __init__(self, run, sources, mesh):
+        self.run, self.sources, self.mesh = run, sources, mesh
+        cfg = run.cfg
+        prob_fn = make_prob_fn(run.ctx.graphdef, run.spec.mean, run.spec.std, cfg.data.eval_mode, cfg.data.crop_size)
+        self.confusion_fn = make_confusion_fn(prob_fn, len(run.spec.class_names))
+
+    def run(self, state, split: str) -> list[dict]:
+        records = []
+        for name, (params, batch_stats) in eval_models(self.run, state).items():
+            batches = pipeline.eval_batches(self.sources, split, self.run.cfg.data)
+            result = evaluate(
+                self.confusion_fn,
+                params,
+                batch_stats,
+                batches,
+                self.run.spec.class_names,
+                self.run.spec.defect_classes,
+                put=lambda x: sharding.shard_batch(x, self.mesh),
+            )
+            records.append({"split": split, "model": name, **result})
+        return records
+
+
+def _strip(record: dict) -> dict:
+    return {k: v for k, v in record.items() if k not in ("split",)}
+
+
+def _claim_workdir(cfg, workdir: str) -> None:
+    """Refuse a workdir that holds a run of a different config: never overwrite."""
+    os.makedirs(workdir, exist_ok=True)
+    path = os.path.join(workdir, "config.json")
+    mine = to_plain(cfg)
+    if os.path.exists(path):
+        with open(path) as f:
+            theirs = json.load(f)
+        if theirs != mine:
+            key = _first_difference(theirs, mine)
+            raise CheckpointError(
+                f"{workdir} holds a run of a different config ({key}); use another --workdir or delete it"
+            )
+        return
+    with open(path, "w") as f:
+        json.dump(mine, f, indent=2, sort_keys=True)
+
+
+def _first_difference(a, b, prefix: str = "") -> str:
+    for key in sorted(set(a) | set(b)):
+        if isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
+            found = _first_difference(a[key], b[key], f"{prefix}{key}.")
+            if found:
+                return found
+        elif a.get(key) != b.get(key):
+            return f"{prefix}{key}: {a.get(key)!r} there, {b.get(key)!r} now"
+    return ""
+
+
+def _git_commit() -> str | None:
+    try:
+        here = os.path.dirname(os.path.abspath(__file__))
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None

@@ -1,0 +1,103 @@
+"""Build a run's model, optimizer, method context and initial state from a config.
+
+Shared by training, `ssseg eval` and `ssseg predict`, so a saved workdir is
+always restored into exactly the structure it was trained with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from ssseg.data.registry import DatasetSpec, get_spec
+from ssseg.errors import CheckpointError
+from ssseg.losses import make_pixel_loss
+from ssseg.models import functional as model_fns
+from ssseg.models.factory import build_model
+from ssseg.train import checkpoint
+from ssseg.train.context import StepContext
+from ssseg.train.optim import make_optimizer
+from ssseg.train.state import TrainState
+
+
+@dataclasses.dataclass
+class Run:
+    cfg: ml_collections.ConfigDict
+    spec: DatasetSpec
+    ctx: StepContext
+    state: TrainState
+
+
+def method_module(cfg):
+    return importlib.import_module(f"ssseg.methods.{cfg.method.name}")
+
+
+def build_run(cfg, spec: DatasetSpec | None = None, class_weights: np.ndarray | None = None) -> Run:
+    """Model, optimizer and method state at step 0 (weights from `config.seed`)."""
+    spec = spec or get_spec(cfg.data.name, cfg.data)
+    num_classes = len(spec.class_names)
+    model = build_model(cfg.model, num_classes, spec.channels, seed=cfg.seed)
+    graphdef, params, batch_stats = model_fns.split_model(model)
+    method = method_module(cfg)
+    init_params = getattr(method, "init_params", None)
+    if init_params is not None:  # e.g. CPS: two differently initialised networks
+        params, batch_stats = init_params(cfg, spec, params, batch_stats)
+    tx, schedule = make_optimizer(cfg.optim, cfg.train.steps, _head_mask(method, params))
+    ctx = StepContext(
+        graphdef=graphdef,
+        tx=tx,
+        schedule=schedule,
+        method=method,
+        method_cfg=cfg.method,
+        labeled_loss=make_pixel_loss(cfg.loss, class_weights),
+        num_classes=num_classes,
+        mean=tuple(spec.mean),
+        std=tuple(spec.std),
+    )
+    init_extra = getattr(method, "init_extra", None)
+    rng = jax.random.fold_in(jax.random.key(cfg.seed), 0x5EED)
+    extra = init_extra(ctx, params, batch_stats, rng) if init_extra else {}
+    state = TrainState(
+        step=jnp.zeros((), jnp.int32),
+        params=params,
+        batch_stats=batch_stats,
+        opt_state=tx.init(params),
+        extra=extra,
+    )
+    return Run(cfg=cfg, spec=spec, ctx=ctx, state=state)
+
+
+def _head_mask(method, params):
+    custom = getattr(method, "head_mask", None)
+    return custom(params) if custom else model_fns.head_mask(params)
+
+
+def eval_models(run_or_ctx, state) -> dict:
+    """{name: (params, batch_stats)} to evaluate; the first is the one reported."""
+    ctx = getattr(run_or_ctx, "ctx", run_or_ctx)
+    fn = getattr(ctx.method, "eval_models", None)
+    return fn(state) if fn else {"student": (state.params, state.batch_stats)}
+
+
+def load_config_json(workdir: str) -> ml_collections.ConfigDict:
+    path = os.path.join(workdir, "config.json")
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{path} not found: {workdir!r} is not an ssseg run directory")
+    with open(path) as f:
+        return ml_collections.ConfigDict(json.load(f))
+
+
+def restore_run(workdir: str, step: int | None = None) -> Run:
+    """A finished or interrupted run's config and latest (or given) checkpoint."""
+    cfg = load_config_json(workdir)
+    run = build_run(cfg)
+    manager = checkpoint.make_manager(workdir, read_only=True)
+    run.state = checkpoint.restore(manager, run.state, step)
+    return run
