@@ -1,0 +1,34 @@
+# Quick start: `make demo` (set up, run the main job on embedded data), `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+# Two host "devices" on CPU: faster on 2 cores, and exercises the sharding code.
+export XLA_FLAGS ?= --xla_force_host_platform_device_count=2
+export TFDS_DATA_DIR ?= $(CURDIR)/runs/tensorflow_datasets
+
+.PHONY: setup demo test test-slow bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+demo: setup
+	$(PY) -m ssseg sweep experiments/synthetic_defects.py:demo --root runs/demo
+	$(PY) -m ssseg report runs/demo --out runs/demo/report
+
+test: setup
+	$(PY) -m pytest -q -n 2
+
+test-slow: setup
+	$(PY) -m pytest -q -m slow
+
+bench: setup
+	$(PY) -m ssseg bench --config experiments/magnetic_tile.py:method=supervised
+
+clean:
+	rm -rf runs .pytest_cache
