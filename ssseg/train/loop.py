@@ -72,22 +72,27 @@ def run_training(cfg, workdir: str, *, show_progress: bool = True) -> dict:
     # One PRNG key per run; the step folds in its own step number.
     rng = jax.random.key(cfg.seed)
     train_step = compile_train_step(run.ctx, mesh)
-    uses_unlabeled = getattr(run.ctx.method, "USES_UNLABELED", False)
-    labeled_iter = pipeline.labeled_batches(sources, labeled_ids, cfg.data, cfg.seed, start_step)
+    # Streams: labeled budget; unlabeled pool for semi-supervised methods; for
+    # self-supervised pretraining (PRETRAIN), every train image without labels.
+    method = run.ctx.method
+    pretrain = getattr(method, "PRETRAIN", False)
+    uses_unlabeled = pretrain or getattr(method, "USES_UNLABELED", False)
+    labeled_iter = None if pretrain else pipeline.labeled_batches(sources, labeled_ids, cfg.data, cfg.seed, start_step)
     unlabeled_iter = None
     if uses_unlabeled:
         sharding.check_batch_size(cfg.data.unlabeled_batch_size, mesh, "config.data.unlabeled_batch_size")
-        unlabeled_iter = pipeline.unlabeled_batches(sources, unlabeled_ids, cfg.data, cfg.seed, start_step)
-    evaluator = Evaluator(run, sources, mesh)
+        pool = sorted(set(labeled_ids) | set(unlabeled_ids)) if pretrain else unlabeled_ids
+        unlabeled_iter = pipeline.unlabeled_batches(sources, pool, cfg.data, cfg.seed, start_step)
+    evaluator = Evaluator(run, sources, mesh, labeled_ids)
     log = MetricsLog(workdir, resume_step=start_step)
-    images_per_step = cfg.data.batch_size + (cfg.data.unlabeled_batch_size if uses_unlabeled else 0)
+    images_per_step = (0 if pretrain else cfg.data.batch_size) + (cfg.data.unlabeled_batch_size if uses_unlabeled else 0)
 
     bar = tqdm(total=cfg.train.steps, initial=start_step, disable=not show_progress, dynamic_ncols=True)
     window_t, window_steps, data_time = time.time(), 0, 0.0
     try:
         for step in range(start_step, cfg.train.steps):
             t_data = time.time()
-            batch = {"labeled": next(labeled_iter)}
+            batch = {} if labeled_iter is None else {"labeled": next(labeled_iter)}
             if unlabeled_iter is not None:
                 batch["unlabeled"] = next(unlabeled_iter)
             batch = sharding.shard_batch(batch, mesh)
@@ -147,15 +152,22 @@ def run_training(cfg, workdir: str, *, show_progress: bool = True) -> dict:
 
 
 class Evaluator:
-    """Compiled once per run; evaluates each of the method's eval models on a split."""
+    """Compiled once per run; evaluates each of the method's eval models on a split.
 
-    def __init__(self, run, sources, mesh):
-        self.run, self.sources, self.mesh = run, sources, mesh
+    A method may replace segmentation evaluation with its own `evaluate(run,
+    state, sources, split, labeled_ids, mesh) -> list[record]` (pretraining
+    methods report a representation probe instead)."""
+
+    def __init__(self, run, sources, mesh, labeled_ids=()):
+        self.run, self.sources, self.mesh, self.labeled_ids = run, sources, mesh, labeled_ids
+        self.custom = getattr(run.ctx.method, "evaluate", None)
         cfg = run.cfg
         prob_fn = make_prob_fn(run.ctx.graphdef, run.spec.mean, run.spec.std, cfg.data.eval_mode, cfg.data.crop_size)
         self.confusion_fn = make_confusion_fn(prob_fn, len(run.spec.class_names))
 
     def run(self, state, split: str) -> list[dict]:
+        if self.custom is not None:
+            return self.custom(self.run, state, self.sources, split, self.labeled_ids, self.mesh)
         records = []
         for name, (params, batch_stats) in eval_models(self.run, state).items():
             batches = pipeline.eval_batches(self.sources, split, self.run.cfg.data)
