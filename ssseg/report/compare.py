@@ -1,0 +1,92 @@
+"""Refuse to put runs in one table unless their configs differ only in grid keys.
+
+Keys that may differ across a table (a run's place in the grid):
+  ``seed``, ``init_from``, ``data.budget`` and everything under ``method.``
+  (the method and its own settings, e.g. the ablation switches).
+Keys that may differ anywhere because they do not change the numbers
+(where data lives, how often to log/evaluate/checkpoint, eval batching):
+  see ``BOOKKEEPING_KEYS``.
+Within one table cell (same row and column) only ``seed``, ``init_from``
+and bookkeeping keys may differ.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+from ssseg.report.load import ReportError
+
+GRID_KEYS = ("seed", "init_from", "data.budget", "method.*")
+BOOKKEEPING_KEYS = (
+    "data.manual_dir", "data.data_dir", "data.worker_count", "data.eval_batch_size",
+    "train.log_every", "train.eval_every", "train.checkpoint_every", "train.keep_checkpoints",
+)
+SEED_KEYS = ("seed", "init_from")
+
+
+def flatten(config: dict, prefix: str = "") -> dict[str, Any]:
+    """Nested config dict -> {"a.b": value}; lists become tuples so they compare by value."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = tuple(value) if isinstance(value, list) else value
+    return flat
+
+
+def _allowed(key: str, patterns: Iterable[str]) -> bool:
+    return any(key == p or (p.endswith(".*") and key.startswith(p[:-1])) for p in patterns)
+
+
+def first_difference(a: dict, b: dict, allowed: Iterable[str]) -> tuple[str, Any, Any] | None:
+    """The first (sorted) flattened key where configs a and b differ, outside ``allowed``."""
+    allowed = tuple(allowed)
+    flat_a, flat_b = flatten(a), flatten(b)
+    for key in sorted(set(flat_a) | set(flat_b)):
+        if _allowed(key, allowed):
+            continue
+        missing = "<missing>"
+        if flat_a.get(key, missing) != flat_b.get(key, missing):
+            return key, flat_a.get(key, missing), flat_b.get(key, missing)
+    return None
+
+
+def _refuse(run_a: dict, run_b: dict, diff: tuple[str, Any, Any], scope: str) -> ReportError:
+    key, value_a, value_b = diff
+    return ReportError(
+        f"refusing to {scope}: runs {run_a['workdir']} and {run_b['workdir']} differ in "
+        f"config key {key!r} ({value_a!r} vs {value_b!r})")
+
+
+def check_comparable(results: Sequence[dict], cell_of=None) -> None:
+    """Raise ReportError naming two runs and the differing key if they may not share a table.
+
+    ``cell_of(result)`` gives a run's (row, column); runs in the same cell
+    must agree on everything but seed and init_from.
+    """
+    if not results:
+        return
+    checkpoints = {r.get("checkpoint") for r in results}
+    if len(checkpoints) > 1:
+        by_ckpt = {r.get("checkpoint"): r for r in results}
+        a, b = list(by_ckpt.values())[:2]
+        raise _refuse(a, b, ("checkpoint", a.get("checkpoint"), b.get("checkpoint")), "mix checkpoints")
+    reference = results[0]
+    for other in results[1:]:
+        diff = first_difference(reference.get("config", {}), other.get("config", {}),
+                                GRID_KEYS + BOOKKEEPING_KEYS)
+        if diff:
+            raise _refuse(reference, other, diff, "put them in one table")
+    if cell_of is None:
+        return
+    first_in_cell: dict = {}
+    for run in results:
+        cell = cell_of(run)
+        if cell not in first_in_cell:
+            first_in_cell[cell] = run
+            continue
+        diff = first_difference(first_in_cell[cell].get("config", {}), run.get("config", {}),
+                                SEED_KEYS + BOOKKEEPING_KEYS)
+        if diff:
+            raise _refuse(first_in_cell[cell], run, diff, f"average them in cell {cell}")

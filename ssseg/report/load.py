@@ -1,0 +1,99 @@
+"""Read finished runs: result.json files under a root, their metrics.jsonl, grid coordinates."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from ssseg.errors import SsSegError
+
+
+class ReportError(SsSegError):
+    """Results cannot be read or cannot be put in one table."""
+
+
+def load_results(root: str | Path) -> list[dict]:
+    """Every ``<root>/**/result.json``, sorted by path.
+
+    Each dict gains ``workdir`` (str), ``name`` (workdir name), ``grid`` (the
+    cell's grid coordinates from ``<root>/sweep_cells.json``, ``{}`` if not a
+    sweep) and ``order`` (position in the sweep, or None).
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise ReportError(f"results root {str(root)!r} is not a directory")
+    cells, order = _sweep_cells(root)
+    results = []
+    for path in sorted(root.rglob("result.json")):
+        try:
+            result = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise ReportError(f"{path}: not valid JSON ({e})") from None
+        name = path.parent.name
+        result["workdir"] = str(path.parent)
+        result["name"] = name
+        result["grid"] = dict(cells.get(name, {}).get("grid", {}))
+        result["order"] = order.get(name)
+        results.append(result)
+    return results
+
+
+def _sweep_cells(root: Path) -> tuple[dict, dict]:
+    path = root / "sweep_cells.json"
+    if not path.is_file():
+        return {}, {}
+    data = json.loads(path.read_text())
+    return data.get("cells", {}), {n: i for i, n in enumerate(data.get("order", []))}
+
+
+def load_metrics(workdir: str | Path) -> list[dict]:
+    """The records of ``<workdir>/metrics.jsonl`` (empty if the run logged none)."""
+    path = Path(workdir) / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    lines = path.read_text().splitlines()
+    records = []
+    for i, line in enumerate(lines, 1):
+        if line.strip():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                # A run killed mid-write leaves a partial last line; earlier lines are fine.
+                if i < len(lines):
+                    raise ReportError(f"{path}:{i}: not valid JSON") from None
+    return records
+
+
+def coordinate(result: dict, key: str) -> Any:
+    """A run's value for ``key``: its grid, then result.json's top level, then its config."""
+    if key in result.get("grid", {}):
+        return result["grid"][key]
+    if key in result:
+        return result[key]
+    node: Any = result.get("config", {})
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise ReportError(f"run {result.get('name')!r} has no {key!r} "
+                              f"(not in its grid, result.json or config)")
+        node = node[part]
+    return node
+
+
+def budget_sort_key(budget: Any) -> tuple:
+    """Fractions ascending (1/16 < 1/8 < 1/2), then label counts ascending, then ``full``."""
+    text = str(budget)
+    if text == "full":
+        return (2, 0, text)
+    try:
+        if "/" in text:
+            return (0, Fraction(text), text)
+        return (1, int(text), text)
+    except (ValueError, ZeroDivisionError):
+        return (3, 0, text)
+
+
+def is_pretraining(result: dict) -> bool:
+    """Self-supervised pretraining runs feed other cells; they are no table rows."""
+    return bool(result.get("grid", {}).get("pretrain")) or str(result.get("method", "")).startswith("pretrain")

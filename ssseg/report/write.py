@@ -1,0 +1,73 @@
+"""Write a sweep root's report: tables (.md/.tex/.csv) and figures (.png) into one folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from matplotlib.figure import Figure
+
+from ssseg.report.aggregate import METRICS, results_table, table_runs
+from ssseg.report.load import ReportError, budget_sort_key, coordinate, load_results
+from ssseg.report.per_class import per_class_iou_frame, plot_per_class_heatmap
+from ssseg.report.plots import plot_learning_curves, plot_miou_vs_budget
+from ssseg.report.render import to_csv, to_latex, to_markdown
+
+
+def available_metrics(results: Sequence[dict], split: str = "test") -> tuple[str, ...]:
+    """``miou``, plus ``defect_miou`` when some run has it (datasets with defect classes)."""
+    runs = table_runs(results)
+    has_defect = any((r.get(split) or {}).get("defect_miou") is not None for r in runs)
+    return METRICS if has_defect else ("miou",)
+
+
+def _budget_slug(budget: str) -> str:
+    return str(budget).replace("/", "_")
+
+
+def write_report(root: str | Path, out_dir: str | Path | None = None,
+                 metrics: Sequence[str] | None = None, split: str = "test",
+                 row_key: str = "auto") -> list[Path]:
+    """Write ``<metric>.{md,tex,csv}``, ``<metric>_vs_budget.png``, ``learning_curves.png``,
+    ``per_class_iou_<budget>.png`` and a ``report.md`` index; return the paths written."""
+    results = load_results(root)
+    runs = table_runs(results)
+    if not runs:
+        raise ReportError(f"no finished runs (result.json) under {str(root)!r}")
+    out = Path(out_dir) if out_dir else Path(root) / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    def save_text(name: str, text: str) -> None:
+        (out / name).write_text(text)
+        written.append(out / name)
+
+    def save_figure(name: str, fig: Figure) -> None:
+        fig.savefig(out / name, dpi=120)
+        written.append(out / name)
+
+    index = [f"# Report for {root}", ""]
+    for metric in metrics or available_metrics(runs, split):
+        table = results_table(runs, metric=metric, split=split, row_key=row_key)
+        markdown = to_markdown(table)
+        save_text(f"{metric}.md", markdown)
+        save_text(f"{metric}.tex", to_latex(table))
+        save_text(f"{metric}.csv", to_csv(table))
+        save_figure(f"{metric}_vs_budget.png", plot_miou_vs_budget(table))
+        index += [markdown, f"![{metric} vs budget]({metric}_vs_budget.png)", ""]
+
+    curves = Figure(figsize=(11, 4), layout="constrained")
+    loss_ax, eval_ax = curves.subplots(1, 2)
+    plot_learning_curves(runs, metric="loss", kind="train", ax=loss_ax)
+    plot_learning_curves(runs, metric="miou", kind="eval", split="val", ax=eval_ax)
+    save_figure("learning_curves.png", curves)
+    index += ["![learning curves](learning_curves.png)", ""]
+
+    for budget in sorted({str(coordinate(r, "budget")) for r in runs}, key=budget_sort_key):
+        frame = per_class_iou_frame(runs, split=split, budget=budget, row_key=row_key)
+        if frame.class_names:
+            name = f"per_class_iou_{_budget_slug(budget)}.png"
+            save_figure(name, plot_per_class_heatmap(frame))
+            index += [f"![per-class IoU at {budget}]({name})", ""]
+    save_text("report.md", "\n".join(index))
+    return written

@@ -1,0 +1,135 @@
+"""Report aggregation on fabricated result.json files with known mean/std; refusal to mix configs."""
+
+import json
+import math
+
+import pytest
+
+from ssseg.report import (ReportError, budget_sort_key, format_cell, load_results, results_table,
+                          to_csv, to_latex, to_markdown)
+
+from fabricated_runs import RUNS, write_run
+
+
+@pytest.fixture
+def sweep_root(tmp_path):
+    for run in RUNS:
+        write_run(tmp_path, *run)
+    return tmp_path
+
+
+def test_budget_order():
+    budgets = ["full", "1/2", "366", "1/16", "92", "1/8", "1/4"]
+    assert sorted(budgets, key=budget_sort_key) == ["1/16", "1/8", "1/4", "1/2", "92", "366", "full"]
+
+
+def test_table_mean_and_sample_std(sweep_root):
+    table = results_table(load_results(sweep_root), metric="miou")
+    assert table.rows == ("supervised", "unimatch")
+    assert table.cols == ("1/16", "1/8", "full")
+    sup = table.get("supervised", "1/8")
+    assert sup.n == 3 and sup.mean == pytest.approx(52.0) and sup.std == pytest.approx(2.0)
+    uni = table.get("unimatch", "1/8")
+    assert uni.mean == pytest.approx(62.0) and uni.std == pytest.approx(math.sqrt(7))
+    assert table.get("supervised", "full").std == pytest.approx(math.sqrt(2))
+    assert table.get("unimatch", "full") is None
+    assert math.isnan(table.get("unimatch", "1/16").std)
+    assert table.best_rows("1/8") == {"unimatch"}
+
+
+def test_defect_miou_skips_runs_without_it(sweep_root):
+    table = results_table(load_results(sweep_root), metric="defect_miou")
+    assert table.get("supervised", "full").values == pytest.approx((60.0,))
+    assert table.get("supervised", "1/8").std == pytest.approx(3.0)
+
+
+def test_markdown_table(sweep_root):
+    text = to_markdown(results_table(load_results(sweep_root)))
+    assert text.splitlines() == [
+        "**magnetic_tile: test mIoU (%)**",
+        "",
+        "| regime | 1/16 | 1/8 | full |",
+        "|:---|---:|---:|---:|",
+        "| supervised | – | 52.0 ± 2.0 (3) | **71.0 ± 1.4 (2)** |",
+        "| unimatch | **40.0 (1)** | **62.0 ± 2.6 (3)** | – |",
+        "",
+        "Mean ± sample std (ddof=1) over seeds, number of seeds in parentheses; test split, "
+        "checkpoint: last; best per column in bold; – = no finished run.",
+    ]
+
+
+def test_latex_table(sweep_root):
+    text = to_latex(results_table(load_results(sweep_root)))
+    lines = text.splitlines()
+    assert r"\begin{tabular}{lrrr}" in lines
+    assert r"regime & 1/16 & 1/8 & full \\" in lines
+    assert r"supervised & -- & 52.0 $\pm$ 2.0 (3) & \textbf{71.0 $\pm$ 1.4 (2)} \\" in lines
+    assert r"unimatch & \textbf{40.0 (1)} & \textbf{62.0 $\pm$ 2.6 (3)} & -- \\" in lines
+    assert any("checkpoint: last" in line and r"\caption{" in line for line in lines)
+
+
+def test_csv_long_format(sweep_root):
+    lines = to_csv(results_table(load_results(sweep_root))).splitlines()
+    assert lines == [
+        "regime,budget,metric,split,checkpoint,n,mean,std_ddof1,values",
+        "supervised,1/8,miou,test,last,3,52.0000,2.0000,50.0000;52.0000;54.0000",
+        "supervised,full,miou,test,last,2,71.0000,1.4142,70.0000;72.0000",
+        "unimatch,1/16,miou,test,last,1,40.0000,,40.0000",
+        "unimatch,1/8,miou,test,last,3,62.0000,2.6458,60.0000;61.0000;65.0000",
+    ]
+
+
+def test_format_cell_missing():
+    assert format_cell(None) == "–"
+
+
+def test_refuses_runs_whose_configs_differ_outside_grid_keys(tmp_path):
+    write_run(tmp_path, "supervised", "1/8", 0, 0.5, 0.3)
+    write_run(tmp_path, "unimatch", "1/8", 0, 0.6, 0.4, config_patch={"optim.lr": 0.02})
+    with pytest.raises(ReportError) as err:
+        results_table(load_results(tmp_path))
+    assert str(err.value) == (
+        f"refusing to put them in one table: runs {tmp_path}/supervised__b1_8__s0 and "
+        f"{tmp_path}/unimatch__b1_8__s0 differ in config key 'optim.lr' (0.01 vs 0.02)")
+
+
+def test_refuses_to_average_runs_with_different_method_settings(tmp_path):
+    write_run(tmp_path, "unimatch", "1/8", 0, 0.6, 0.4)
+    write_run(tmp_path, "unimatch", "1/8", 1, 0.6, 0.4, config_patch={"method.conf_thresh": 0.9})
+    with pytest.raises(ReportError, match=r"average them in cell \('unimatch', '1/8'\).*"
+                                          r"'method.conf_thresh' \(0.95 vs 0.9\)"):
+        results_table(load_results(tmp_path))
+
+
+def test_bookkeeping_keys_and_pretraining_runs_do_not_block(tmp_path):
+    write_run(tmp_path, "supervised", "1/8", 0, 0.5, 0.3)
+    write_run(tmp_path, "supervised", "1/8", 1, 0.7, 0.3,
+              config_patch={"train.log_every": 5, "data.manual_dir": "/elsewhere"})
+    write_run(tmp_path, "pretrain_densecl", "full", 0, 0.0, None, config_patch={"train.steps": 999})
+    table = results_table(load_results(tmp_path))
+    assert table.rows == ("supervised",) and table.cols == ("1/8",)
+    assert table.get("supervised", "1/8").mean == pytest.approx(60.0)
+
+
+def test_refuses_to_mix_checkpoints(tmp_path):
+    write_run(tmp_path, "supervised", "1/8", 0, 0.5, 0.3)
+    write_run(tmp_path, "supervised", "1/8", 1, 0.5, 0.3, checkpoint="best")
+    with pytest.raises(ReportError, match="refusing to mix checkpoints.*'checkpoint' \\('last' vs 'best'\\)"):
+        results_table(load_results(tmp_path))
+
+
+def test_ablation_rows_follow_sweep_order(tmp_path):
+    order = []
+    cells = {}
+    for variant, cutmix, miou in [("full", 0.5, 0.6), ("cutmix_off", 0.0, 0.55)]:
+        workdir = write_run(tmp_path, "unimatch", "1/8", 0, miou, 0.4,
+                            config_patch={"method.cutmix_prob": cutmix})
+        name = f"abl__{variant}__b1_8__s0"
+        workdir.rename(tmp_path / name)
+        order.append(name)
+        cells[name] = {"grid": {"variant": variant, "budget": "1/8", "seed": 0}}
+    (tmp_path / "sweep_cells.json").write_text(json.dumps({"cells": cells, "order": order}))
+    table = results_table(load_results(tmp_path))
+    assert table.row_key == "variant"
+    assert table.rows == ("full", "cutmix_off")
+    assert table.get("cutmix_off", "1/8").mean == pytest.approx(55.0)

@@ -1,0 +1,71 @@
+"""Report figures and the `ssseg report` command on fabricated runs."""
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from ssseg.commands import report as report_command
+from ssseg.report import (ReportError, load_results, per_class_iou_frame, plot_learning_curves, plot_miou_vs_budget,
+                          results_table, write_report)
+from fabricated_runs import RUNS, write_run
+
+
+@pytest.fixture
+def sweep_root(tmp_path):
+    root = tmp_path / "runs"
+    for run in RUNS:
+        workdir = write_run(root, *run)
+        seed = run[2]
+        records = [{"step": s, "kind": "train", "loss": 1.0 / (s + 1 + seed), "lr": 0.01} for s in (0, 10, 20)]
+        records += [{"step": s, "kind": "eval", "split": "val", "miou": 0.1 * s / 20 + 0.01 * seed}
+                    for s in (10, 20)]
+        (workdir / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n{\"step\": 3")
+    return root
+
+
+def test_per_class_frame_means_over_seeds(sweep_root):
+    frame = per_class_iou_frame(load_results(sweep_root), budget="1/8")
+    assert frame.rows == ("supervised", "unimatch")
+    assert frame.class_names == ("background", "crack")
+    np.testing.assert_allclose(frame.values, [[99.0, 52.0], [99.0, 62.0]])
+    assert frame.counts == (3, 3)
+
+
+def test_per_class_frame_needs_budget_when_several(sweep_root):
+    with pytest.raises(ReportError, match=r"needs one budget; runs have \['1/16', '1/8', 'full'\]"):
+        per_class_iou_frame(load_results(sweep_root))
+
+
+def test_plots_draw_one_line_per_row_and_run(sweep_root):
+    results = load_results(sweep_root)
+    fig = plot_miou_vs_budget(results_table(results))
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1/16", "1/8", "full"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["supervised", "unimatch"]
+    curves = plot_learning_curves(results, metric="miou", kind="eval")
+    lines = curves.axes[0].get_lines()
+    assert len(lines) == len(RUNS)
+    # Eval values are drawn in percent: seed 2, step 20 -> (0.1 + 0.02) * 100.
+    assert max(line.get_ydata().max() for line in lines) == pytest.approx(12.0)
+    assert [t.get_text() for t in curves.axes[0].get_legend().get_texts()] == ["supervised", "unimatch"]
+
+
+def test_write_report_and_command(sweep_root, tmp_path, capsys):
+    out = tmp_path / "out"
+    written = write_report(sweep_root, out)
+    assert sorted(p.name for p in written) == sorted([
+        "miou.md", "miou.tex", "miou.csv", "miou_vs_budget.png",
+        "defect_miou.md", "defect_miou.tex", "defect_miou.csv", "defect_miou_vs_budget.png",
+        "learning_curves.png", "per_class_iou_1_16.png", "per_class_iou_1_8.png",
+        "per_class_iou_full.png", "report.md"])
+    assert (out / "miou_vs_budget.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| unimatch | **40.0 (1)** | **62.0 ± 2.6 (3)** | – |" in (out / "report.md").read_text()
+    args = argparse.Namespace(root=str(sweep_root), out=str(tmp_path / "cmd"), metric="defect_miou",
+                              split="test", rows="auto")
+    assert report_command.run(args) == 0
+    printed = capsys.readouterr().out
+    assert "**magnetic_tile: test defect mIoU (%)**" in printed
+    assert "| supervised | – | 33.0 ± 3.0 (3) | **60.0 (1)** |" in printed
+    assert not (tmp_path / "cmd" / "miou.md").exists()
