@@ -43,3 +43,15 @@ def get_config(arg=None):
         c.train.checkpoint_every = 2
         c.optim.warmup_steps = 0
     return c
+
+
+def get_sweep(name):
+    """`demo`: what `make demo` runs — the supervised baseline at two label
+    budgets (1/8 and full), one seed, on the embedded data, in a few minutes."""
+    from ssseg.sweep import grid
+
+    if name == "demo":
+        return grid(["supervised"], ["1/8", "full"], [0])
+    from ssseg.sweep import SweepError
+
+    raise SweepError(f"sweep {name!r} not in experiments/synthetic_defects.py: expected demo")
