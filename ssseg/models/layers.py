@@ -1,0 +1,88 @@
+"""Building blocks shared by the segmentation models: PyTorch-compatible conv/BN, pooling, align-corners resize."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+# PyTorch's BatchNorm momentum 0.1 weights the *new* batch; flax's momentum weights the running average.
+BN_MOMENTUM = 0.9
+BN_EPS = 1e-5
+
+# torchvision initialises ResNet convs with kaiming_normal(fan_out, relu).
+conv_kernel_init = nnx.initializers.variance_scaling(2.0, "fan_out", "normal")
+
+
+def conv2d(in_channels: int, out_channels: int, kernel: int, *, rngs: nnx.Rngs, stride: int = 1,
+           dilation: int = 1, use_bias: bool = False) -> nnx.Conv:
+    """A k×k conv with PyTorch's symmetric padding `dilation*(k-1)//2`.
+
+    Explicit symmetric padding (not 'SAME') keeps stride-2 outputs aligned with
+    PyTorch, so imported torchvision weights see the same pixels.
+    """
+    pad = dilation * (kernel - 1) // 2
+    return nnx.Conv(in_channels, out_channels, (kernel, kernel), strides=stride,
+                    padding=((pad, pad), (pad, pad)), kernel_dilation=dilation,
+                    use_bias=use_bias, kernel_init=conv_kernel_init, rngs=rngs)
+
+
+def batch_norm(channels: int, *, rngs: nnx.Rngs) -> nnx.BatchNorm:
+    return nnx.BatchNorm(channels, momentum=BN_MOMENTUM, epsilon=BN_EPS, rngs=rngs)
+
+
+class ConvBNReLU(nnx.Module):
+    """conv (no bias) → BatchNorm → ReLU; BN uses batch statistics iff `train`."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, *, rngs: nnx.Rngs,
+                 stride: int = 1, dilation: int = 1):
+        self.conv = conv2d(in_channels, out_channels, kernel, stride=stride, dilation=dilation, rngs=rngs)
+        self.bn = batch_norm(out_channels, rngs=rngs)
+
+    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+        return jax.nn.relu(self.bn(self.conv(x), use_running_average=not train))
+
+
+def max_pool_3x3_s2(x: jax.Array) -> jax.Array:
+    """torchvision's stem MaxPool2d(3, stride=2, padding=1) (pads with -inf)."""
+    return nnx.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+
+
+def max_pool_2x2_ceil(x: jax.Array) -> jax.Array:
+    """2×2/2 max pool that keeps odd sizes (ceil mode), so any input size survives a U-Net."""
+    pad_h, pad_w = x.shape[1] % 2, x.shape[2] % 2
+    return nnx.max_pool(x, (2, 2), strides=(2, 2), padding=((0, pad_h), (0, pad_w)))
+
+
+def _align_corners_matrix(in_size: int, out_size: int) -> np.ndarray:
+    """[out_size, in_size] linear-interpolation weights with align_corners=True sampling."""
+    if out_size == 1 or in_size == 1:
+        src = np.zeros(out_size)
+    else:
+        src = np.arange(out_size) * (in_size - 1) / (out_size - 1)
+    lo = np.clip(np.floor(src).astype(np.int64), 0, in_size - 1)
+    hi = np.minimum(lo + 1, in_size - 1)
+    frac = src - lo
+    weights = np.zeros((out_size, in_size), np.float64)
+    np.add.at(weights, (np.arange(out_size), lo), 1.0 - frac)
+    np.add.at(weights, (np.arange(out_size), hi), frac)
+    return weights.astype(np.float32)
+
+
+def resize_bilinear_align_corners(x_bhwc: jax.Array, out_hw: tuple[int, int]) -> jax.Array:
+    """Bilinear resize with PyTorch's align_corners=True semantics.
+
+    jax.image.resize samples at half-pixel centres; UniMatch upsamples with
+    align_corners=True (corner pixels map onto corner pixels), so this uses two
+    small constant interpolation matrices instead (separable, differentiable,
+    and a matmul on any backend).
+    """
+    out_h, out_w = int(out_hw[0]), int(out_hw[1])
+    in_h, in_w = x_bhwc.shape[1], x_bhwc.shape[2]
+    if (in_h, in_w) == (out_h, out_w):
+        return x_bhwc
+    rows = jnp.asarray(_align_corners_matrix(in_h, out_h), x_bhwc.dtype)
+    cols = jnp.asarray(_align_corners_matrix(in_w, out_w), x_bhwc.dtype)
+    x_bhwc = jnp.einsum("oh,bhwc->bowc", rows, x_bhwc)
+    return jnp.einsum("pw,bowc->bopc", cols, x_bhwc)
