@@ -42,7 +42,7 @@ def run_training(cfg, workdir: str, *, show_progress: bool = True) -> dict:
     result_path = os.path.join(workdir, "result.json")
 
     # Data: the budget's labeled ids, the rest of train as the unlabeled pool.
-    spec = get_spec(cfg.data.name, cfg.data)
+    spec = get_spec(cfg.data.name, cfg.data.manual_dir or None)
     sources = load_sources(cfg.data)
     labeled_ids, unlabeled_ids = load_budget(cfg.data.name, cfg.data.budget, cfg.seed, cfg.data.splits_dir, sources)
     class_weights = None

@@ -41,7 +41,7 @@ def method_module(cfg):
 
 def build_run(cfg, spec: DatasetSpec | None = None, class_weights: np.ndarray | None = None) -> Run:
     """Model, optimizer and method state at step 0 (weights from `config.seed`)."""
-    spec = spec or get_spec(cfg.data.name, cfg.data)
+    spec = spec or get_spec(cfg.data.name, cfg.data.manual_dir or None)
     num_classes = len(spec.class_names)
     model = build_model(cfg.model, num_classes, spec.channels, seed=cfg.seed)
     graphdef, params, batch_stats = model_fns.split_model(model)

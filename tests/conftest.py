@@ -1,0 +1,67 @@
+"""Shared test set-up. Owners ADD fixtures here; keep them session-scoped and tiny."""
+
+import os
+
+# Two CPU "devices" (before JAX is imported anywhere): exercises the sharding code.
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+os.chdir(REPO_ROOT)  # configs name experiments/... relative to the repo root
+
+
+@pytest.fixture(scope="session")
+def smoke_config():
+    """The tiny synthetic_defects config that core step tests share (one compile)."""
+    from ssseg.config_loader import load_config
+
+    return load_config("experiments/synthetic_defects.py:method=supervised,smoke")
+
+
+def fabricated_labeled_batch(cfg, num_classes: int, seed: int = 0) -> dict:
+    """A fixed labeled batch in the host→device format (uint8 images, int32 labels)."""
+    rng = np.random.default_rng(seed)
+    b, s = cfg.data.batch_size, cfg.data.crop_size
+    labels = np.zeros((b, s, s), np.int32)
+    labels[:, s // 4 : s // 2, s // 4 : s // 2] = 1
+    labels[:, -4:, :] = num_classes - 1
+    labels[:, 0, 0] = 255
+    images = (rng.integers(60, 90, (b, s, s, 1)) + 80 * (labels[..., None] % 255 > 0)).astype(np.uint8)
+    return {"image": images, "label": labels}
+
+
+# --- data owner fixtures -----------------------------------------------------
+
+
+def data_config(**overrides):
+    """A data ConfigDict with the schema's keys (tests override what they need)."""
+    import ml_collections
+
+    values = dict(
+        name="synthetic_defects", manual_dir="", data_dir="", budget="1/8", splits_dir="experiments/splits",
+        base_size=96, crop_size=64, scale_range=(0.5, 2.0), hflip=True, vflip=False, batch_size=4,
+        unlabeled_batch_size=4, eval_mode="whole", eval_batch_size=8, worker_count=0,
+    )
+    values.update(overrides)
+    return ml_collections.ConfigDict(values)
+
+
+@pytest.fixture(scope="session")
+def synthetic_data_dir(tmp_path_factory):
+    """A TFDS data dir holding the built synthetic_defects dataset (built once, ~5 s)."""
+    from ssseg.data.sources import make_builder, prepare
+
+    data_dir = str(tmp_path_factory.mktemp("tfds_synthetic"))
+    prepare(make_builder("synthetic_defects", data_dir=data_dir))
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def synthetic_sources(synthetic_data_dir):
+    """`DataSources` of the built synthetic_defects dataset."""
+    from ssseg.data.sources import load_sources
+
+    return load_sources(data_config(data_dir=synthetic_data_dir))
