@@ -24,7 +24,7 @@ from ssseg.config_loader import to_plain
 from ssseg.data import pipeline
 from ssseg.data.registry import get_spec
 from ssseg.data.sources import load_sources
-from ssseg.data.splits import load_budget
+from ssseg.data.splits import check_disjoint, load_budget
 from ssseg.errors import CheckpointError
 from ssseg.eval.evaluate import evaluate, make_confusion_fn, make_prob_fn
 from ssseg.losses import class_weights_from_counts
@@ -44,10 +44,11 @@ def run_training(cfg, workdir: str, *, show_progress: bool = True) -> dict:
     # Data: the budget's labeled ids, the rest of train as the unlabeled pool.
     spec = get_spec(cfg.data.name, cfg.data.manual_dir or None)
     sources = load_sources(cfg.data)
-    labeled_ids, unlabeled_ids = load_budget(cfg.data.name, cfg.data.budget, cfg.seed, cfg.data.splits_dir, sources)
+    labeled_ids, unlabeled_ids = load_budget(cfg.data.name, cfg.data.budget, cfg.seed, cfg.data.splits_dir)
+    check_disjoint(sources, labeled_ids, unlabeled_ids, where=f"{cfg.data.splits_dir} budget {cfg.data.budget} seed {cfg.seed}")
     class_weights = None
     if cfg.loss.name in ("wce", "ce_dice") and cfg.loss.class_weight_power > 0:
-        counts = pipeline.label_pixel_counts(sources, labeled_ids, len(spec.class_names))
+        counts = _label_pixel_counts(sources, labeled_ids, len(spec.class_names))
         class_weights = class_weights_from_counts(counts, cfg.loss.class_weight_power)
 
     # Model, optimizer, method state; then weights from init_from or a checkpoint.
@@ -81,7 +82,9 @@ def run_training(cfg, workdir: str, *, show_progress: bool = True) -> dict:
     unlabeled_iter = None
     if uses_unlabeled:
         sharding.check_batch_size(cfg.data.unlabeled_batch_size, mesh, "config.data.unlabeled_batch_size")
-        pool = sorted(set(labeled_ids) | set(unlabeled_ids)) if pretrain else unlabeled_ids
+        # At budget `full` there is no unlabeled pool: the labeled images serve as
+        # unlabeled ones too (as the peers do), so every regime has a full column.
+        pool = sorted(set(labeled_ids) | set(unlabeled_ids)) if pretrain else (unlabeled_ids or labeled_ids)
         unlabeled_iter = pipeline.unlabeled_batches(sources, pool, cfg.data, cfg.seed, start_step)
     evaluator = Evaluator(run, sources, mesh, labeled_ids)
     log = MetricsLog(workdir, resume_step=start_step)
@@ -170,7 +173,8 @@ class Evaluator:
             return self.custom(self.run, state, self.sources, split, self.labeled_ids, self.mesh)
         records = []
         for name, (params, batch_stats) in eval_models(self.run, state).items():
-            batches = pipeline.eval_batches(self.sources, split, self.run.cfg.data)
+            batches = (b for b, _ in pipeline.eval_batches(
+                self.sources.source(split), self.run.cfg.data, self.run.spec.channels))
             result = evaluate(
                 self.confusion_fn,
                 params,
@@ -182,6 +186,15 @@ class Evaluator:
             )
             records.append({"split": split, "model": name, **result})
         return records
+
+
+def _label_pixel_counts(sources, ids, num_classes: int) -> np.ndarray:
+    """Pixels per class over the labeled budget (for class-weighted losses)."""
+    counts = np.zeros(num_classes, np.int64)
+    for example_id in ids:
+        label = sources.record(example_id)["label"].reshape(-1)
+        counts += np.bincount(label[label < num_classes], minlength=num_classes)[:num_classes]
+    return counts
 
 
 def _strip(record: dict) -> dict:
