@@ -162,7 +162,7 @@ class Evaluator:
     methods report a representation probe instead)."""
 
     def __init__(self, run, sources, mesh, labeled_ids=()):
-        self.run, self.sources, self.mesh, self.labeled_ids = run, sources, mesh, labeled_ids
+        self.parts, self.sources, self.mesh, self.labeled_ids = run, sources, mesh, labeled_ids
         self.custom = getattr(run.ctx.method, "evaluate", None)
         cfg = run.cfg
         prob_fn = make_prob_fn(run.ctx.graphdef, run.spec.mean, run.spec.std, cfg.data.eval_mode, cfg.data.crop_size)
@@ -170,18 +170,18 @@ class Evaluator:
 
     def run(self, state, split: str) -> list[dict]:
         if self.custom is not None:
-            return self.custom(self.run, state, self.sources, split, self.labeled_ids, self.mesh)
+            return self.custom(self.parts, state, self.sources, split, self.labeled_ids, self.mesh)
         records = []
-        for name, (params, batch_stats) in eval_models(self.run, state).items():
+        for name, (params, batch_stats) in eval_models(self.parts, state).items():
             batches = (b for b, _ in pipeline.eval_batches(
-                self.sources.source(split), self.run.cfg.data, self.run.spec.channels))
+                self.sources.source(split), self.parts.cfg.data, self.parts.spec.channels))
             result = evaluate(
                 self.confusion_fn,
                 params,
                 batch_stats,
                 batches,
-                self.run.spec.class_names,
-                self.run.spec.defect_classes,
+                self.parts.spec.class_names,
+                self.parts.spec.defect_classes,
                 put=lambda x: sharding.shard_batch(x, self.mesh),
             )
             records.append({"split": split, "model": name, **result})
