@@ -1,0 +1,1 @@
+"""Datasets (TFDS builders), fixed label budgets, and the host input pipeline."""

@@ -1,0 +1,1 @@
+"""TFDS builders, one package per dataset (`<name>/<name>_dataset_builder.py`, class `Builder`)."""

@@ -1,0 +1,1 @@
+"""folder: a user's own images/, masks/ and classes.txt."""

@@ -1,0 +1,1 @@
+"""synthetic_defects: the embedded default dataset (procedural, no download)."""

@@ -1,0 +1,133 @@
+"""Random-access record sources for a configured dataset, built on first use.
+
+`load_sources(data_cfg)` finds (or builds) the TFDS array_record files of
+`data_cfg.name` and returns a `DataSources`: per-split sources that give numpy
+records, the id -> (split, index) map, and the classes present in each
+example (what split generation needs). No TensorFlow is involved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+from typing import Mapping
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from ssseg.data.registry import DATASET_NAMES, DatasetSpec, get_spec
+from ssseg.errors import ConfigError, DataError
+
+# Datasets whose builder cannot run without files the user provides.
+_NEEDS_MANUAL_DIR = {"camvid", "folder", "pascal_voc", "cityscapes"}
+
+
+class RecordSource:
+    """One split as a sequence of numpy records: image uint8 [H,W,C], label uint8 [H,W], id str.
+
+    Picklable (grain workers receive a copy).
+    """
+
+    def __init__(self, tfds_source):
+        self._source = tfds_source
+
+    def __len__(self) -> int:
+        return len(self._source)
+
+    @staticmethod
+    def _to_numpy(raw) -> dict:
+        example_id = raw["id"]
+        return {
+            "image": np.asarray(raw["image"]),
+            "label": np.asarray(raw["label"])[..., 0],
+            "id": example_id.decode() if isinstance(example_id, bytes) else str(example_id),
+        }
+
+    def __getitem__(self, index: int) -> dict:
+        return self._to_numpy(self._source[int(index)])
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSources:
+    """Everything the pipeline and split generation read from a built dataset."""
+
+    spec: DatasetSpec
+    splits: Mapping[str, RecordSource]  # train/val/test where they exist, `unlabeled` for folder data
+    locations: Mapping[str, tuple[str, int]]  # id -> (split, index in that split)
+    class_presence: Mapping[str, tuple[int, ...]]  # id -> class ids present in its label
+    data_dir: str
+
+    def ids(self, split: str) -> tuple[str, ...]:
+        """Ids of `split`, sorted."""
+        if split not in self.splits:
+            return ()
+        return tuple(sorted(i for i, (s, _) in self.locations.items() if s == split))
+
+    def record(self, example_id: str) -> dict:
+        try:
+            split, index = self.locations[example_id]
+        except KeyError:
+            raise DataError(f"{self.spec.name}: id {example_id!r} is not in the built dataset") from None
+        return self.splits[split][index]
+
+    def source(self, split: str) -> RecordSource:
+        if split not in self.splits:
+            raise DataError(f"{self.spec.name} has no {split!r} split; it has {', '.join(self.splits)}")
+        return self.splits[split]
+
+
+def _cfg(data_cfg, key: str, default=None):
+    value = getattr(data_cfg, key, default)
+    return default if value in (None, "") else value
+
+
+def make_builder(name: str, manual_dir: str | None = None, data_dir: str | None = None):
+    """The TFDS builder of dataset `name` (not yet prepared)."""
+    if name not in DATASET_NAMES:
+        raise ConfigError(f"data.name={name!r} is unknown; expected one of {', '.join(DATASET_NAMES)}")
+    module = importlib.import_module(f"ssseg.data.builders.{name}.{name}_dataset_builder")
+    if name in _NEEDS_MANUAL_DIR:
+        from ssseg.data.builders.records import require_dir
+
+        require_dir(manual_dir, name, module.LAYOUT)
+    kwargs = {"data_dir": os.path.expanduser(data_dir) if data_dir else None}
+    if name == "folder":
+        kwargs["manual_dir"] = manual_dir
+    return module.Builder(**kwargs)
+
+
+def prepare(builder, manual_dir: str | None = None) -> None:
+    """Build the dataset's array_record files unless they already exist."""
+    download_config = tfds.download.DownloadConfig(manual_dir=os.path.expanduser(manual_dir) if manual_dir else None)
+    builder.download_and_prepare(download_config=download_config)
+
+
+def _scan_ids(builder, split: str) -> list[str]:
+    # Ids only: skipping image decoding makes this a cheap sequential read.
+    skip = {"image": tfds.decode.SkipDecoding(), "label": tfds.decode.SkipDecoding()}
+    source = builder.as_data_source(split, decoders=skip)
+    return [r["id"].decode() if isinstance(r["id"], bytes) else str(r["id"]) for r in source]
+
+
+def load_sources(data_cfg) -> DataSources:
+    """Build `data_cfg.name` if needed (under data_cfg.data_dir or $TFDS_DATA_DIR) and open it."""
+    name = _cfg(data_cfg, "name")
+    manual_dir = _cfg(data_cfg, "manual_dir")
+    builder = make_builder(name, manual_dir, _cfg(data_cfg, "data_dir"))
+    prepare(builder, manual_dir)
+    spec = get_spec(name, manual_dir)
+    presence_by_split = builder.info.metadata.get("class_presence", {})
+    splits, locations, presence = {}, {}, {}
+    for split in builder.info.splits:
+        splits[split] = RecordSource(builder.as_data_source(split))
+        for index, example_id in enumerate(_scan_ids(builder, split)):
+            locations[example_id] = (split, index)
+            presence[example_id] = tuple(presence_by_split.get(split, {}).get(example_id, ()))
+    return DataSources(
+        spec=spec,
+        splits=splits,
+        locations=locations,
+        class_presence=presence,
+        data_dir=os.fspath(builder.data_dir),
+    )
