@@ -1,0 +1,106 @@
+"""build_model: a segmentation nnx.Module from the `config.model` section."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from ssseg.errors import ConfigError
+from ssseg.models import functional, host_init
+from ssseg.models.deeplabv3plus import DeepLabV3Plus
+from ssseg.models.resnet import RESNET_SPECS, build_resnet, build_small_resnet
+from ssseg.models.unet import UNet
+
+ARCHS = ("deeplabv3plus", "unet")
+BACKBONES = tuple(RESNET_SPECS) + ("small",)
+
+
+def _get(model_cfg: Any, key: str, default: Any) -> Any:
+    value = model_cfg.get(key, default) if isinstance(model_cfg, Mapping) or hasattr(model_cfg, "get") else default
+    return default if value is None else value
+
+
+def scaled_aspp_rates(rates: Any, output_stride: int) -> tuple[int, int, int]:
+    """`model.aspp_rates` are given at output stride 16 (DeepLab's 6/12/18) and scale with 16/output_stride."""
+    try:
+        rates = tuple(int(r) for r in rates)
+    except (TypeError, ValueError):
+        raise ConfigError(f"model.aspp_rates={rates!r}: expected three ints, e.g. (6, 12, 18)") from None
+    if len(rates) != 3 or any(r < 1 for r in rates):
+        raise ConfigError(f"model.aspp_rates={rates!r}: expected three positive ints, e.g. (6, 12, 18)")
+    scaled = tuple(max(1, r * 16 // output_stride) for r in rates)
+    return scaled  # type: ignore[return-value]
+
+
+def build_model(model_cfg: Any, num_classes: int, in_channels: int, seed: int) -> nnx.Module:
+    """A freshly initialised (and, with `model.pretrained`, ImageNet-initialised) segmentation model.
+
+    Keys: arch ("deeplabv3plus"|"unet"), backbone ("resnet18|34|50|101"|"small"),
+    deep_stem, output_stride (8|16|32), aspp_rates (at OS16), width (small/unet
+    base channels), pretrained (torchvision-layout .safetensors path or "").
+    Optional: head_channels (DeepLabV3+ ASPP/fuse width; default 256, or 2·width for small).
+    Parameters are drawn on the host from `seed` (see host_init), so the same
+    seed gives the same model on every backend.
+    """
+    if num_classes < 1 or in_channels < 1:
+        raise ConfigError(f"num_classes={num_classes!r}, in_channels={in_channels!r}: expected positive ints")
+    abstract = nnx.eval_shape(lambda: construct_model(model_cfg, num_classes, in_channels, nnx.Rngs(params=0)))
+    graphdef, abstract_params, abstract_stats = functional.split_model(abstract)
+    params = jax.tree.map(jnp.asarray, host_init.init_tree(abstract_params, seed))
+    batch_stats = jax.tree.map(jnp.asarray, host_init.init_tree(abstract_stats, seed))
+    model = functional.merge_model(graphdef, params, batch_stats)
+    pretrained = str(_get(model_cfg, "pretrained", "") or "")
+    if pretrained:
+        model = load_pretrained_encoder(model, pretrained)
+    return model
+
+
+def construct_model(model_cfg: Any, num_classes: int, in_channels: int, rngs: nnx.Rngs) -> nnx.Module:
+    """The module structure for `model_cfg`, initialised with flax initialisers from `rngs`."""
+    arch = _get(model_cfg, "arch", "deeplabv3plus")
+    backbone = _get(model_cfg, "backbone", "small")
+    output_stride = int(_get(model_cfg, "output_stride", 16))
+    width = int(_get(model_cfg, "width", 16))
+    pretrained = str(_get(model_cfg, "pretrained", "") or "")
+
+    if arch == "unet":
+        if pretrained:
+            raise ConfigError(f"model.pretrained={pretrained!r}: the U-Net has no torchvision layout; "
+                              "use arch='deeplabv3plus' with a ResNet backbone")
+        return UNet(in_channels, num_classes, width=width, rngs=rngs)
+    if arch != "deeplabv3plus":
+        raise ConfigError(f"model.arch={arch!r}: expected one of {ARCHS}")
+
+    if backbone == "small":
+        if pretrained:
+            raise ConfigError(f"model.pretrained={pretrained!r}: the 'small' backbone has no pretrained "
+                              "weights; use backbone resnet18/34/50/101")
+        encoder = build_small_resnet(width=width, in_channels=in_channels, output_stride=output_stride,
+                                     rngs=rngs)
+        # 2·width keeps the stride-4 fuse convs (most of the FLOPs) cheap enough for CPU training.
+        head = int(_get(model_cfg, "head_channels", 2 * width))
+        reduce_channels = max(8, width)
+    elif backbone in RESNET_SPECS:
+        encoder = build_resnet(backbone, in_channels=in_channels, deep_stem=bool(_get(model_cfg, "deep_stem", False)),
+                               output_stride=output_stride, rngs=rngs)
+        head = int(_get(model_cfg, "head_channels", 256))
+        reduce_channels = 48
+    else:
+        raise ConfigError(f"model.backbone={backbone!r}: expected one of {BACKBONES}")
+
+    rates = scaled_aspp_rates(_get(model_cfg, "aspp_rates", (6, 12, 18)), output_stride)
+    return DeepLabV3Plus(encoder, num_classes, rates=rates, aspp_channels=head,
+                         reduce_channels=reduce_channels, fuse_channels=head, rngs=rngs)
+
+
+def load_pretrained_encoder(model: nnx.Module, path: str) -> nnx.Module:
+    """`model` with its encoder replaced by torchvision weights from `path`; prints the import report."""
+    from ssseg.models.torchvision_import import load_torchvision_resnet
+
+    graphdef, params, batch_stats = functional.split_model(model)
+    params, batch_stats, report = load_torchvision_resnet(path, params, batch_stats)
+    print(report.summary(), flush=True)
+    return functional.merge_model(graphdef, params, batch_stats)
