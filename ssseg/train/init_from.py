@@ -1,10 +1,21 @@
 """`config.init_from`: start fine-tuning from another run's weights.
 
-The encoder must match exactly (a name or shape mismatch is an error, never a
-silent partial load); the other top-level parts (decoder, classifier) are
-copied where every array matches in name and shape, and initialised fresh
-otherwise — e.g. a classifier for a different number of classes. What was
-loaded and what was not is printed.
+`init_from` is a run directory (its latest checkpoint) or a checkpoint folder
+`<workdir>/checkpoints/<step>` (that step). The weights read are the source
+method's first eval model (`eval_models`): the student of a supervised or
+semi-supervised run, the segmentation-shaped network of a `pretrain_*` run.
+
+- The encoder must match exactly: a name or shape mismatch is an error naming
+  the first differing array, never a silent partial load.
+- Other top-level parts (decoder) are loaded array by array where name and
+  shape match; arrays that differ (e.g. a classifier for another number of
+  classes) stay freshly initialised and are listed.
+- Parts the source method did not train (its `PRETRAINED_PARTS`, e.g. only
+  the encoder for self-supervised pretraining) are not loaded at all.
+- Optimizer state and step start fresh; a method's `init_extra` (e.g. an EMA
+  teacher) is rebuilt from the loaded weights.
+
+What was loaded and what was initialised fresh is printed.
 """
 
 from __future__ import annotations
@@ -18,52 +29,124 @@ from ssseg.errors import CheckpointError
 from ssseg.models.functional import ENCODER_KEY
 
 
-def _source_workdir(path: str) -> str:
-    """Accept a run directory or its checkpoints/ (or checkpoints/<step>) folder."""
-    path = os.path.abspath(path)
+def resolve_source(path: str) -> tuple[str, int | None]:
+    """(run directory, checkpoint step or None for the latest) from a workdir or checkpoint path."""
+    path = os.path.abspath(os.path.expanduser(path))
+    if not os.path.exists(path):
+        raise CheckpointError(f"init_from={path!r} does not exist (expected a run directory or its checkpoints/<step>)")
+    step = None
+    if os.path.basename(path).isdigit() and os.path.basename(os.path.dirname(path)) == "checkpoints":
+        step = int(os.path.basename(path))
     for candidate in (path, os.path.dirname(path), os.path.dirname(os.path.dirname(path))):
         if os.path.isfile(os.path.join(candidate, "config.json")):
-            return candidate
+            return candidate, step
     raise CheckpointError(f"init_from={path!r}: no ssseg run found (expected a workdir with config.json and checkpoints/)")
 
 
-def _shapes(tree) -> dict:
-    return {jax.tree_util.keystr(p): np.shape(x) for p, x in jax.tree_util.tree_leaves_with_path(tree)}
+def _leaves(tree) -> dict:
+    return {jax.tree_util.keystr(p): x for p, x in jax.tree_util.tree_leaves_with_path(tree)}
 
 
-def transfer(target: dict, source: dict, what: str) -> tuple[dict, list[str]]:
-    """Copy source subtrees into target; returns (new tree, report lines)."""
+def _cast(source_leaf, target_leaf):
+    return np.asarray(source_leaf, dtype=np.asarray(target_leaf).dtype)
+
+
+def _load_encoder(target, source, what: str):
+    want, have = _leaves(target), _leaves(source)
+    want_shapes = {k: np.shape(v) for k, v in want.items()}
+    have_shapes = {k: np.shape(v) for k, v in have.items()}
+    if want_shapes != have_shapes:
+        missing = sorted(set(want_shapes) - set(have_shapes))
+        unexpected = sorted(set(have_shapes) - set(want_shapes))
+        shaped = sorted(k for k in set(want_shapes) & set(have_shapes) if want_shapes[k] != have_shapes[k])
+        if shaped:
+            first = f"{ENCODER_KEY}{shaped[0]} is {have_shapes[shaped[0]]} there, {want_shapes[shaped[0]]} here"
+        elif missing:
+            first = f"{ENCODER_KEY}{missing[0]} is missing there"
+        else:
+            first = f"{ENCODER_KEY}{unexpected[0]} is not in this model"
+        raise CheckpointError(
+            f"init_from: {what} encoder does not match ({len(want)} arrays here, {len(have)} there, "
+            f"{len(shaped)} of another shape; {first}): check model.arch/backbone/width/deep_stem and the image channels"
+        )
+    return jax.tree.map(_cast, source, target)
+
+
+def _load_matching(target, source):
+    """Arrays of `target` replaced by same-named, same-shaped arrays of `source`; (tree, loaded, fresh lines)."""
+    have = _leaves(source)
+    loaded, fresh = 0, []
+
+    def pick(path, leaf):
+        nonlocal loaded
+        name = jax.tree_util.keystr(path)
+        if name not in have:
+            fresh.append(f"{name} (not in source)")
+            return leaf
+        if np.shape(have[name]) != np.shape(leaf):
+            fresh.append(f"{name} (shape {np.shape(have[name])} there, {np.shape(leaf)} here)")
+            return leaf
+        loaded += 1
+        return _cast(have[name], leaf)
+
+    return jax.tree_util.tree_map_with_path(pick, target), loaded, fresh
+
+
+def transfer(target: dict, source: dict, what: str, parts: tuple[str, ...] | None = None) -> tuple[dict, list[str]]:
+    """Copy `source` weights into `target` (both {part: subtree}); returns (new tree, report lines).
+
+    `parts`: the top-level parts the source trained (None: all of them)."""
     out, report = dict(target), []
     if ENCODER_KEY in target:
         if ENCODER_KEY not in source:
             raise CheckpointError(f"init_from: the source has no {what} {ENCODER_KEY!r} to load")
-        want, have = _shapes(target[ENCODER_KEY]), _shapes(source[ENCODER_KEY])
-        if want != have:
-            diff = sorted(set(want.items()) ^ set(have.items()))[:1]
-            raise CheckpointError(
-                f"init_from: {what} encoder does not match ({len(want)} arrays wanted, {len(have)} found; "
-                f"first difference {diff[0][0] if diff else '?'}): check model.backbone/width/deep_stem"
-            )
-        out[ENCODER_KEY] = jax.tree.map(lambda s, t: np.asarray(s, dtype=np.asarray(t).dtype), source[ENCODER_KEY], target[ENCODER_KEY])
-        report.append(f"loaded {what} {ENCODER_KEY} ({len(want)} arrays)")
+        out[ENCODER_KEY] = _load_encoder(target[ENCODER_KEY], source[ENCODER_KEY], what)
+        report.append(f"loaded {what} {ENCODER_KEY} ({len(_leaves(target[ENCODER_KEY]))} arrays)")
     for key in sorted(k for k in target if k != ENCODER_KEY):
-        if key in source and _shapes(source[key]) == _shapes(target[key]):
-            out[key] = jax.tree.map(lambda s: np.asarray(s), source[key])
-            report.append(f"loaded {what} {key}")
+        count = len(_leaves(target[key]))
+        if parts is not None and key not in parts:
+            report.append(f"fresh  {what} {key} ({count} arrays; not trained by the source)")
+            continue
+        if key not in source:
+            report.append(f"fresh  {what} {key} ({count} arrays; not in source)")
+            continue
+        out[key], loaded, fresh = _load_matching(target[key], source[key])
+        if not fresh:
+            report.append(f"loaded {what} {key} ({loaded} arrays)")
         else:
-            report.append(f"fresh  {what} {key} (" + ("shapes differ" if key in source else "not in source") + ")")
+            report.append(f"loaded {what} {key} ({loaded} of {count} arrays); fresh: " + ", ".join(key + f for f in fresh))
     return out, report
+
+
+def load_source(init_from: str):
+    """(params, batch_stats, trained parts or None, source run) of the run `init_from` points at."""
+    from ssseg.train import checkpoint
+    from ssseg.train.setup import build_run, eval_models, load_config_json
+
+    workdir, step = resolve_source(init_from)
+    source_run = build_run(load_config_json(workdir))
+    manager = checkpoint.make_manager(workdir, read_only=True)
+    if step is not None and step not in manager.all_steps():
+        raise CheckpointError(f"init_from={init_from!r}: no checkpoint at step {step} (have {sorted(manager.all_steps())})")
+    source_run.state = checkpoint.restore(manager, source_run.state, step)
+    params, batch_stats = next(iter(eval_models(source_run, source_run.state).values()))
+    parts = getattr(source_run.ctx.method, "PRETRAINED_PARTS", None)
+    return jax.device_get(params), jax.device_get(batch_stats), parts, source_run
+
+
+def initial_weights(params, batch_stats, init_from: str) -> tuple[dict, dict, list[str]]:
+    """(params, batch_stats, report lines) with the source's weights where they belong."""
+    src_params, src_stats, parts, source_run = load_source(init_from)
+    params, report = transfer(params, src_params, "params", parts)
+    batch_stats, report_bs = transfer(batch_stats, src_stats, "batch_stats", parts)
+    header = f"init_from {init_from} (method {source_run.cfg.method.name}, step {int(source_run.state.step)}):"
+    return params, batch_stats, [header] + report + report_bs
 
 
 def apply_init_from(state, init_from: str, run):
     """The state with weights from `init_from`; optimizer state and step stay fresh."""
-    from ssseg.train.setup import eval_models, restore_run
-
-    source_run = restore_run(_source_workdir(init_from))
-    src_params, src_stats = next(iter(eval_models(source_run, source_run.state).values()))
-    params, report = transfer(state.params, jax.device_get(src_params), "params")
-    batch_stats, report_bs = transfer(state.batch_stats, jax.device_get(src_stats), "batch_stats")
-    print(f"init_from {init_from}:\n  " + "\n  ".join(report + report_bs))
+    params, batch_stats, report = initial_weights(state.params, state.batch_stats, init_from)
+    print("\n  ".join(report), flush=True)
     new_state = state.replace(params=params, batch_stats=batch_stats)
     reinit = getattr(run.ctx.method, "init_extra", None)
     if reinit is not None:  # e.g. an EMA teacher starts as a copy of the loaded student
