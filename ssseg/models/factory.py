@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -47,15 +47,20 @@ def build_model(model_cfg: Any, num_classes: int, in_channels: int, seed: int) -
     """
     if num_classes < 1 or in_channels < 1:
         raise ConfigError(f"num_classes={num_classes!r}, in_channels={in_channels!r}: expected positive ints")
-    abstract = nnx.eval_shape(lambda: construct_model(model_cfg, num_classes, in_channels, nnx.Rngs(params=0)))
-    graphdef, abstract_params, abstract_stats = functional.split_model(abstract)
-    params = jax.tree.map(jnp.asarray, host_init.init_tree(abstract_params, seed))
-    batch_stats = jax.tree.map(jnp.asarray, host_init.init_tree(abstract_stats, seed))
-    model = functional.merge_model(graphdef, params, batch_stats)
+    model = init_module(lambda rngs: construct_model(model_cfg, num_classes, in_channels, rngs), seed)
     pretrained = str(_get(model_cfg, "pretrained", "") or "")
     if pretrained:
         model = load_pretrained_encoder(model, pretrained)
     return model
+
+
+def init_module(constructor: Callable[[nnx.Rngs], nnx.Module], seed: int) -> nnx.Module:
+    """Trace `constructor` abstractly (no device work), then fill its variables on the host from `seed`."""
+    abstract = nnx.eval_shape(lambda: constructor(nnx.Rngs(params=0)))
+    graphdef, abstract_params, abstract_stats = functional.split_model(abstract)
+    params = jax.tree.map(jnp.asarray, host_init.init_tree(abstract_params, seed))
+    batch_stats = jax.tree.map(jnp.asarray, host_init.init_tree(abstract_stats, seed))
+    return functional.merge_model(graphdef, params, batch_stats)
 
 
 def construct_model(model_cfg: Any, num_classes: int, in_channels: int, rngs: nnx.Rngs) -> nnx.Module:
