@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed-stamp
 # Two host "devices" on CPU: faster on 2 cores, and exercises the sharding code.
 export XLA_FLAGS ?= --xla_force_host_platform_device_count=2
 export TFDS_DATA_DIR ?= $(CURDIR)/runs/tensorflow_datasets
+# Persistent XLA cache: a re-run (demo, tests) skips the 3-5 s compiles it has seen.
+export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/runs/jax_cache
+export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS ?= 0.5
 
 .PHONY: setup demo test test-slow bench clean
 

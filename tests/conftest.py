@@ -65,3 +65,52 @@ def synthetic_sources(synthetic_data_dir):
     from ssseg.data.sources import load_sources
 
     return load_sources(data_config(data_dir=synthetic_data_dir))
+
+
+# --- core owner fixtures -------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _compilation_cache(tmp_path_factory):
+    """Reuse identical XLA compilations across tests (and xdist workers of one run)."""
+    import jax
+
+    cache = os.environ.get("SSSEG_TEST_JAX_CACHE") or str(tmp_path_factory.getbasetemp().parent / "jax_cache")
+    jax.config.update("jax_compilation_cache_dir", cache)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+
+
+def smoke_train_config(data_dir: str, *extra: str):
+    from ssseg.config_loader import load_config
+
+    return load_config("experiments/synthetic_defects.py:method=supervised,smoke", [f"--config.data.data_dir={data_dir}", *extra])
+
+
+@pytest.fixture(scope="session")
+def smoke_run_dir(tmp_path_factory, synthetic_data_dir):
+    """A finished 4-step supervised run on synthetic_defects (result.json, checkpoints)."""
+    from ssseg.train.loop import run_training
+
+    workdir = str(tmp_path_factory.mktemp("smoke_run"))
+    run_training(smoke_train_config(synthetic_data_dir), workdir, show_progress=False)
+    return workdir
+
+
+# --- sweep/report owner fixtures ------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def fixmatch_smoke_run_dir(tmp_path_factory, synthetic_data_dir, synthetic_sources):
+    """A finished 4-step FixMatch run on synthetic_defects at 1/8 (has unlabeled images and
+    pseudo-labels); its split files live in a temporary splits_dir of their own."""
+    from ssseg.config_loader import load_config
+    from ssseg.data.splits import generate_splits
+    from ssseg.train.loop import run_training
+
+    splits_dir = str(tmp_path_factory.mktemp("fixmatch_splits"))
+    generate_splits(synthetic_sources, ["1/8"], [0], splits_dir)
+    cfg = load_config("experiments/synthetic_defects.py:method=fixmatch,budget=1/8,smoke",
+                      [f"--config.data.data_dir={synthetic_data_dir}", f"--config.data.splits_dir={splits_dir}"])
+    workdir = str(tmp_path_factory.mktemp("fixmatch_smoke_run"))
+    run_training(cfg, workdir, show_progress=False)
+    return workdir
