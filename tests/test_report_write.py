@@ -69,3 +69,21 @@ def test_write_report_and_command(sweep_root, tmp_path, capsys):
     assert "**magnetic_tile: test defect mIoU (%)**" in printed
     assert "| supervised | – | 33.0 ± 3.0 (3) | **60.0 (1)** |" in printed
     assert not (tmp_path / "cmd" / "miou.md").exists()
+
+
+def test_learning_curve_draws_the_reported_model_of_an_ema_run(tmp_path):
+    workdir = write_run(tmp_path, "unimatch", "1/8", 0, 0.6, 0.4)
+    result = json.loads((workdir / "result.json").read_text())
+    result["val"]["model"] = "teacher"
+    (workdir / "result.json").write_text(json.dumps(result))
+    records = [{"step": 5, "kind": "eval", "split": "val", "model": "teacher", "miou": 0.30},
+               {"step": 5, "kind": "eval", "split": "val", "model": "student", "miou": 0.20},
+               {"step": 9, "kind": "eval", "split": "val", "model": "teacher", "miou": 0.40},
+               {"step": 9, "kind": "eval", "split": "val", "model": "student", "miou": 0.25}]
+    (workdir / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in records))
+    (line,) = plot_learning_curves(load_results(tmp_path)).axes[0].get_lines()
+    assert list(line.get_xdata()) == [5, 9]
+    assert list(line.get_ydata()) == pytest.approx([30.0, 40.0])
+    # A workdir path (no result.json needed) draws the first model logged.
+    (line,) = plot_learning_curves([workdir]).axes[0].get_lines()
+    assert list(line.get_ydata()) == pytest.approx([30.0, 40.0])

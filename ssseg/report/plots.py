@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ssseg.report.aggregate import METRIC_LABELS, ResultsTable
-from ssseg.report.load import coordinate, load_metrics
+from ssseg.report.load import ReportError, coordinate, load_metrics
 
 
 def _axes(ax, figsize=(6.0, 4.0)):
@@ -48,30 +48,44 @@ def plot_miou_vs_budget(table: ResultsTable, ax=None) -> Figure:
     return fig
 
 
-def _label_and_workdir(run, label_key: str) -> tuple[str, str]:
+def _label_workdir_model(run, label_key: str) -> tuple[str, str, str | None]:
+    """(legend label, workdir, reported eval model or None) of a result dict or a workdir path."""
     if isinstance(run, (str, Path)):
-        return Path(run).name, str(run)
+        return Path(run).name, str(run), None
+    model = (run.get("val") or {}).get("model")
     try:
-        return str(coordinate(run, label_key)), run["workdir"]
-    except Exception:  # a run without that coordinate is still worth drawing
-        return run.get("name", "run"), run["workdir"]
+        return str(coordinate(run, label_key)), run["workdir"], model
+    except ReportError:  # a run without that coordinate is still worth drawing
+        return run.get("name", "run"), run["workdir"], model
+
+
+def _curve(records: list[dict], metric: str, kind: str, split: str, model: str | None) -> list[tuple]:
+    if kind == "eval":
+        records = [r for r in records if r.get("kind") == "eval" and r.get("split", split) == split]
+        # Runs with an EMA teacher log one eval record per model; draw the reported one
+        # (result.json's), else the first model logged.
+        models = [r.get("model") for r in records]
+        model = model if model in models else (models[0] if models else None)
+        records = [r for r in records if r.get("model") == model]
+    else:
+        records = [r for r in records if r.get("kind") == kind]
+    return [(r["step"], r[metric]) for r in records if r.get(metric) is not None]
 
 
 def plot_learning_curves(runs: Sequence, metric: str = "miou", kind: str = "eval",
                          split: str = "val", label_key: str = "regime", ax=None) -> Figure:
     """One line per run from its metrics.jsonl; runs sharing a label share a colour.
 
-    ``runs`` are result dicts (from load_results) or workdir paths. For
+    ``runs`` are result dicts (from load_results) or workdir paths (runs still
+    training have no result.json but do have metrics.jsonl). For
     ``kind="train"`` pass a train key such as ``metric="loss"``; eval values
     (mIoU etc.) are drawn in percent.
     """
     fig, ax = _axes(ax)
     colours: dict[str, str] = {}
     for run in runs:
-        label, workdir = _label_and_workdir(run, label_key)
-        points = [(r["step"], r[metric]) for r in load_metrics(workdir)
-                  if r.get("kind") == kind and r.get(metric) is not None
-                  and (kind != "eval" or r.get("split", split) == split)]
+        label, workdir, model = _label_workdir_model(run, label_key)
+        points = _curve(load_metrics(workdir), metric, kind, split, model)
         if not points:
             continue
         steps, values = zip(*points)

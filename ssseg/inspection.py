@@ -1,0 +1,163 @@
+"""Look inside one run: per-image predictions on a split, worst first, and pseudo-labels.
+
+Predictions come from :class:`ssseg.predict.Predictor` (the run's latest
+checkpoint, the model result.json reports: the EMA teacher where there is one),
+at each image's own size. Per-image scores use the same confusion-matrix
+summary as evaluation, but on one image, so an image's mIoU averages only the
+classes present in its label or prediction.
+
+Pseudo-labels are what the run's pseudo-labeller would produce on an
+unlabeled image: argmax of the reported model on the un-augmented image (the
+weak view without its random crop/flip), kept where confidence reaches the
+threshold (fixed ``conf_thresh``, or the class-adaptive thresholds from the
+checkpoint's running class confidences). With ``teacher="self"`` training
+uses the student's train-mode forward, so this eval-mode view is close to,
+not identical with, what training saw.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import numpy as np
+
+from ssseg.data.registry import IGNORE_LABEL
+from ssseg.errors import DataError
+from ssseg.eval.metrics import summarize
+
+
+@dataclasses.dataclass(frozen=True)
+class ImagePrediction:
+    """One evaluated image: uint8 image [H,W,C], label/pred [H,W], confidence [H,W], scores."""
+
+    id: str
+    image: np.ndarray
+    label: np.ndarray
+    pred: np.ndarray
+    confidence: np.ndarray
+    scores: dict  # miou, pixel_acc, defect_miou, per_class_iou of this image alone
+
+    @property
+    def error(self) -> np.ndarray:
+        """int8 [H,W]: 1 where wrong, 0 where right, -1 where the label is ignored."""
+        wrong = (self.pred != self.label).astype(np.int8)
+        return np.where(self.label == IGNORE_LABEL, np.int8(-1), wrong)
+
+
+@dataclasses.dataclass(frozen=True)
+class PseudoLabel:
+    """A pseudo-label on one unlabeled image, its confidence, the confident mask and the hidden truth."""
+
+    id: str
+    image: np.ndarray
+    pseudo_label: np.ndarray
+    confidence: np.ndarray
+    mask: np.ndarray  # bool: confidence ≥ the class's threshold
+    truth: np.ndarray | None  # hidden ground truth (never used in training), None if unknown
+
+    @property
+    def confident_accuracy(self) -> float | None:
+        """Fraction of confident pixels (with known truth) whose pseudo-label is right."""
+        if self.truth is None:
+            return None
+        use = self.mask & (self.truth != IGNORE_LABEL)
+        return float((self.pseudo_label[use] == self.truth[use]).mean()) if use.any() else None
+
+
+def load_predictor(workdir: str, model: str | None = None, step: int | None = None):
+    from ssseg.predict import Predictor
+
+    return Predictor(workdir, model, step)
+
+
+def image_scores(label: np.ndarray, pred: np.ndarray, class_names: Sequence[str],
+                 defect_classes=None) -> dict:
+    """summarize() of one image's confusion matrix (255 in ``label`` ignored)."""
+    k = len(class_names)
+    valid = label != IGNORE_LABEL
+    cm = np.bincount(label[valid].astype(np.int64) * k + pred[valid], minlength=k * k).reshape(k, k)
+    return summarize(cm, class_names, defect_classes)
+
+
+def _sources(cfg):
+    from ssseg.data.sources import load_sources
+
+    return load_sources(cfg.data)
+
+
+def predict_split(workdir: str, split: str = "test", limit: int | None = None,
+                  predictor=None) -> list[ImagePrediction]:
+    """Predict every image of ``split`` (the first ``limit`` in record order), in record order."""
+    predictor = predictor or load_predictor(workdir)
+    spec = predictor.run.spec
+    source = _sources(predictor.run.cfg).source(split)
+    out = []
+    for index in range(len(source) if limit is None else min(limit, len(source))):
+        record = source[index]
+        pred, confidence = predictor.predict(record["image"])
+        out.append(ImagePrediction(
+            id=record["id"], image=record["image"], label=record["label"], pred=pred,
+            confidence=confidence,
+            scores=image_scores(record["label"], pred, spec.class_names, spec.defect_classes)))
+    return out
+
+
+def worst_first(predictions: Sequence[ImagePrediction], key: str = "miou") -> list[ImagePrediction]:
+    """Sort by the per-image score ``key`` ascending; images without one (nothing to score) go last."""
+    def rank(p: ImagePrediction):
+        value = p.scores.get(key)
+        return (value is None, value if value is not None else 0.0, p.id)
+
+    return sorted(predictions, key=rank)
+
+
+def pseudo_label_thresholds(predictor) -> np.ndarray:
+    """Per-class confidence thresholds [K] the run's pseudo-labeller uses now."""
+    method_cfg = predictor.run.cfg.method
+    k = len(predictor.class_names)
+    if "conf_thresh" not in method_cfg:
+        raise DataError(f"method {method_cfg.name!r} makes no thresholded pseudo-labels (no method.conf_thresh)")
+    thresholds = np.full((k,), float(method_cfg.conf_thresh), np.float32)
+    class_conf = predictor.run.state.extra.get("class_conf") if method_cfg.get("class_adaptive") else None
+    if class_conf is not None:
+        # Same rule as ssseg.methods._pseudo: conf_thresh · class_conf[c] / max_k class_conf[k].
+        class_conf = np.asarray(class_conf, np.float32)
+        thresholds = thresholds * class_conf / class_conf.max()
+    return thresholds
+
+
+def unlabeled_ids(cfg) -> list[str]:
+    """The run's unlabeled ids (its budget's unlabeled.txt)."""
+    from ssseg.data.splits import load_budget
+
+    _, ids = load_budget(cfg.data.name, cfg.data.budget, int(cfg.seed), cfg.data.splits_dir)
+    return ids
+
+
+def pseudo_labels(workdir: str, limit: int = 8, predictor=None) -> list[PseudoLabel]:
+    """Pseudo-labels on the first ``limit`` unlabeled images of the run's budget."""
+    predictor = predictor or load_predictor(workdir)
+    cfg = predictor.run.cfg
+    ids = unlabeled_ids(cfg)
+    if not ids:
+        raise DataError(f"{workdir}: budget {cfg.data.budget!r} has no unlabeled images")
+    thresholds = pseudo_label_thresholds(predictor)
+    sources = _sources(cfg)
+    out = []
+    for example_id in ids[:limit]:
+        record = sources.record(example_id)
+        pred, confidence = predictor.predict(record["image"])
+        truth = record["label"] if predictor.run.spec.has_unlabeled_truth else None
+        out.append(PseudoLabel(id=example_id, image=record["image"], pseudo_label=pred,
+                               confidence=confidence, mask=confidence >= thresholds[pred], truth=truth))
+    return out
+
+
+def uses_unlabeled(workdir_or_predictor) -> bool:
+    """Whether the run trained on unlabeled images (so it has pseudo-labels to show)."""
+    from ssseg.train.setup import load_config_json, method_module
+
+    cfg = (workdir_or_predictor.run.cfg if hasattr(workdir_or_predictor, "run")
+           else load_config_json(str(workdir_or_predictor)))
+    return bool(getattr(method_module(cfg), "USES_UNLABELED", False))
