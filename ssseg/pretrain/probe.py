@@ -99,12 +99,19 @@ def fit(ctx, params, batch_stats, batches, num_classes: int, ridge: float, power
     for b in batches:
         a, c = _normal_equations(ctx, params, batch_stats, b["image"], b["label"], num_classes, cw)
         xtx, xty = xtx + np.asarray(a, np.float64), xty + np.asarray(c, np.float64)
-    # Centre the features (bias column last) so the ridge penalty sees their spread, not their mean.
+    return solve_ridge(xtx, xty, ridge)
+
+
+def solve_ridge(xtx: np.ndarray, xty: np.ndarray, ridge: float) -> np.ndarray:
+    """argmin_W ‖X W − Y‖²_w + λ‖W[:-1]‖² from the normal equations (X's last column is the bias).
+
+    λ = ridge × n × the mean feature variance, so `ridge` is scale-free; the
+    bias is not penalised and the features are not assumed centred."""
     n = xtx[-1, -1]
     mean = xtx[-1, :-1] / max(n, 1e-12)
     cov = xtx[:-1, :-1] / max(n, 1e-12) - np.outer(mean, mean)
     penalty = ridge * max(float(np.mean(np.diag(cov))), 1e-12) * n
-    system = xtx.copy()
+    system = np.array(xtx, np.float64)
     system[:-1, :-1] += penalty * np.eye(len(cov))
     return np.linalg.solve(system, xty)
 
