@@ -50,3 +50,21 @@ def get_config(arg=None):
         c.train.eval_every = 2
         c.train.checkpoint_every = 2
     return c
+
+
+# --- sweeps: `ssseg sweep experiments/camvid.py:main --root runs/camvid_main` ---
+MAIN_REGIMES = ("supervised", "pretrained+supervised", "fixmatch", "unimatch", "pretrained+unimatch",
+                "mean_teacher", "cps")
+MAIN_BUDGETS = ("1/16", "1/8", "1/4", "1/2", "full")
+SEEDS = (0, 1, 2)
+PRETRAIN_METHOD = "pretrain_pixpro"  # dense self-supervised pretraining on every train image
+
+
+def get_sweep(name):
+    """`main`: regimes x budgets x seeds, "pretrained+X" starting from a PixPro cell per seed."""
+    from ssseg.sweep import SweepError, grid, pretrain_cells
+
+    if name == "main":
+        pretrain = pretrain_cells(SEEDS, method=PRETRAIN_METHOD, extra_arg=f"budget={MAIN_BUDGETS[0]}")
+        return pretrain + grid(MAIN_REGIMES, MAIN_BUDGETS, SEEDS)
+    raise SweepError(f"sweep {name!r} not in experiments/camvid.py: expected main")

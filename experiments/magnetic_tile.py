@@ -67,3 +67,35 @@ def get_config(arg=None):
         c.train.eval_every = 2
         c.train.checkpoint_every = 2
     return c
+
+
+# --- sweeps: `ssseg sweep experiments/magnetic_tile.py:<name> --root runs/mt_<name>` ---
+MAIN_REGIMES = ("supervised", "pretrained+supervised", "fixmatch", "unimatch", "pretrained+unimatch",
+                "mean_teacher", "cps")
+MAIN_BUDGETS = ("1/16", "1/8", "1/4", "full")
+SEEDS = (0, 1, 2)
+# Dense self-supervised pretraining on every train image (no labels); its probe
+# is fitted on the smallest budget. "pretrained+X" cells start from it (init_from).
+PRETRAIN_METHOD = "pretrain_pixpro"
+# UniMatch components at 1/8, switched one at a time off the reference (UniMatch V1 defaults).
+ABLATION_SWITCHES = {
+    "single_strong": ({"method.dual_strong": True}, {"method.dual_strong": False}),
+    "no_feature_perturb": ({"method.feature_perturb": True}, {"method.feature_perturb": False}),
+    "no_cutmix": ({"method.cutmix_prob": 0.5}, {"method.cutmix_prob": 0.0}),
+    "class_adaptive": ({"method.class_adaptive": False}, {"method.class_adaptive": True}),
+    "ema_teacher": ({"method.teacher": "self"}, {"method.teacher": "ema"}),
+}
+
+
+def get_sweep(name):
+    """`main`: regimes x budgets x seeds (report rows = regime); `ablation`:
+    UniMatch components at 1/8 x seeds (report rows = variant)."""
+    from ssseg.sweep import SweepError, ablation_grid, grid, pretrain_cells, switch_variants
+
+    if name == "main":
+        pretrain = pretrain_cells(SEEDS, method=PRETRAIN_METHOD, extra_arg=f"budget={MAIN_BUDGETS[0]}")
+        return pretrain + grid(MAIN_REGIMES, MAIN_BUDGETS, SEEDS)
+    if name == "ablation":
+        variants = switch_variants(ABLATION_SWITCHES, reference="unimatch")
+        return ablation_grid("method=unimatch", variants, SEEDS, budget="1/8")
+    raise SweepError(f"sweep {name!r} not in experiments/magnetic_tile.py: expected main or ablation")

@@ -1,0 +1,49 @@
+"""The experiment files' sweeps: every cell's config loads, and the report can tabulate them."""
+
+import pytest
+
+from ssseg.config_loader import load_config, to_plain
+from ssseg.report.compare import check_comparable, first_difference
+from ssseg.sweep import load_sweep
+from ssseg.sweep_runner import format_override, resolve_overrides
+
+
+def configs(spec):
+    path, cells = load_sweep(spec)
+    out = {}
+    for cell in cells:
+        overrides = [format_override(k, v) for k, v in resolve_overrides(cell, "runs/x").items()]
+        out[cell.name] = (cell, to_plain(load_config(f"{path}:{cell.config_arg}", overrides)))
+    return out
+
+
+@pytest.mark.parametrize("spec", ["experiments/magnetic_tile.py:main", "experiments/camvid.py:main"])
+def test_main_grids_are_one_comparable_table(spec):
+    cells = configs(spec)
+    budgets = {"magnetic_tile": ["1/16", "1/8", "1/4", "full"],
+               "camvid": ["1/16", "1/8", "1/4", "1/2", "full"]}[spec.split("/")[1].split(".")[0]]
+    assert len(cells) == 3 + 7 * len(budgets) * 3
+    cell, config = cells["pretrained+unimatch__b1_8__s2"]
+    assert config["init_from"] == "runs/x/pretrain_dense__s2" and cell.after == ("pretrain_dense__s2",)
+    assert cells["pretrain_dense__s1"][1]["method"]["name"] == "pretrain_pixpro"
+    runs = [{"workdir": name, "checkpoint": "last", "config": config}
+            for name, (cell, config) in cells.items() if "regime" in cell.grid and "budget" in cell.grid]
+    check_comparable(runs, cell_of=lambda r: tuple(cells[r["workdir"]][0].grid[k] for k in ("regime", "budget")))
+
+
+def test_ablation_flips_one_unimatch_switch_per_variant():
+    cells = configs("experiments/magnetic_tile.py:ablation")
+    assert len(cells) == 6 * 3
+    reference = cells["abl__unimatch__b1_8__s0"][1]
+    expected = {"single_strong": ("method.dual_strong", True, False),
+                "no_feature_perturb": ("method.feature_perturb", True, False),
+                "no_cutmix": ("method.cutmix_prob", 0.5, 0.0),
+                "class_adaptive": ("method.class_adaptive", False, True),
+                "ema_teacher": ("method.teacher", "self", "ema")}
+    for variant, diff in expected.items():
+        config = cells[f"abl__{variant}__b1_8__s0"][1]
+        assert first_difference(reference, config, allowed=()) == diff
+        assert first_difference(reference, config, allowed=(diff[0],)) is None
+    # The reference is UniMatch's own defaults: the explicit overrides change nothing.
+    assert first_difference(reference, to_plain(load_config("experiments/magnetic_tile.py:method=unimatch")),
+                            allowed=()) is None
