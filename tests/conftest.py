@@ -100,15 +100,23 @@ def smoke_run_dir(tmp_path_factory, synthetic_data_dir):
 
 
 @pytest.fixture(scope="session")
-def fixmatch_smoke_run_dir(tmp_path_factory, synthetic_data_dir, synthetic_sources):
-    """A finished 4-step FixMatch run on synthetic_defects at 1/8 (has unlabeled images and
-    pseudo-labels); its split files live in a temporary splits_dir of their own."""
-    from ssseg.config_loader import load_config
+def synthetic_splits_dir(tmp_path_factory, synthetic_sources):
+    """A temporary splits_dir with synthetic_defects budget 1/8, seed 0 (independent of committed splits)."""
     from ssseg.data.splits import generate_splits
+
+    splits_dir = str(tmp_path_factory.mktemp("synthetic_splits"))
+    generate_splits(synthetic_sources, ["1/8"], [0], splits_dir)
+    return splits_dir
+
+
+@pytest.fixture(scope="session")
+def fixmatch_smoke_run_dir(tmp_path_factory, synthetic_data_dir, synthetic_splits_dir):
+    """A finished 4-step FixMatch run on synthetic_defects at 1/8 (has unlabeled images and
+    pseudo-labels)."""
+    from ssseg.config_loader import load_config
     from ssseg.train.loop import run_training
 
-    splits_dir = str(tmp_path_factory.mktemp("fixmatch_splits"))
-    generate_splits(synthetic_sources, ["1/8"], [0], splits_dir)
+    splits_dir = synthetic_splits_dir
     cfg = load_config("experiments/synthetic_defects.py:method=fixmatch,budget=1/8,smoke",
                       [f"--config.data.data_dir={synthetic_data_dir}", f"--config.data.splits_dir={splits_dir}"])
     workdir = str(tmp_path_factory.mktemp("fixmatch_smoke_run"))
