@@ -14,7 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sweep", help="experiment file and sweep name, e.g. experiments/magnetic_tile.py:main")
     parser.add_argument("--root", required=True, help="directory holding one workdir per cell")
     parser.add_argument("--only", default=None,
-                        help="run only cells whose name matches this glob (a bare word matches as a substring)")
+                        help="run only cells whose name matches this glob (a bare word matches as a substring); "
+                             "a chosen cell whose dependency is unfinished is reported as blocked")
     parser.add_argument("--dry-run", action="store_true", help="list cells, their state and commands; run nothing")
     parser.add_argument("--print-commands", action="store_true",
                         help="print one shell command per cell, in dependency order (for job arrays)")
