@@ -159,3 +159,73 @@ def test_real_magnetic_tile_builds_with_the_documented_split(tmp_path):
     sources = _load("magnetic_tile", root, tmp_path / "tfds")
     assert {k: len(v) for k, v in sources.splits.items()} == {"train": 941, "val": 135, "test": 268}
     assert sources.record(sources.ids("test")[0])["image"].dtype == np.uint8
+
+
+def make_pascal_voc(root):
+    """VOCdevkit/VOC2012 with JPEGImages, SegmentationClassAug and the two lists (one in DeepLab format)."""
+    voc = f"{root}/VOCdevkit/VOC2012"
+    rng = np.random.default_rng(3)
+    train, val = ["2007_000001", "2007_000002", "2008_000003"], ["2007_000009"]
+    for k, name in enumerate(train + val):
+        _save(f"{voc}/JPEGImages/{name}.jpg", rng.integers(0, 256, (9, 11, 3), dtype=np.uint8))
+        label = np.full((9, 11), k, np.uint8)
+        label[0] = 255  # object boundary
+        label[4, 4] = 20
+        _save(f"{voc}/SegmentationClassAug/{name}.png", label)
+    os.makedirs(f"{voc}/ImageSets/SegmentationAug")
+    os.makedirs(f"{voc}/ImageSets/Segmentation")
+    with open(f"{voc}/ImageSets/SegmentationAug/train_aug.txt", "w") as f:
+        f.writelines(f"/JPEGImages/{n}.jpg /SegmentationClassAug/{n}.png\n" for n in train)
+    with open(f"{voc}/ImageSets/Segmentation/val.txt", "w") as f:
+        f.writelines(f"{n}\n" for n in val)
+    return str(root)
+
+
+def test_pascal_voc_reads_the_official_layout(tmp_path):
+    sources = _load("pascal_voc", make_pascal_voc(tmp_path / "raw"), tmp_path / "tfds")
+    assert {k: len(v) for k, v in sources.splits.items()} == {"train": 3, "val": 1}
+    record = sources.record("2008_000003")
+    assert record["image"].shape == (9, 11, 3)
+    assert record["label"][0].tolist() == [255] * 11 and record["label"][4, 4] == 20 and record["label"][5, 5] == 2
+    assert sources.class_presence["2008_000003"] == (2, 20)
+
+
+def test_pascal_voc_label_out_of_range_is_named(tmp_path):
+    root = make_pascal_voc(tmp_path / "raw")
+    _save(f"{root}/VOCdevkit/VOC2012/SegmentationClassAug/2007_000002.png", np.full((9, 11), 21, np.uint8))
+    with pytest.raises(DataError, match=r"2007_000002\.png: mask value 21 is not a class id; expected 0\.\.20"):
+        _load("pascal_voc", root, tmp_path / "tfds")
+
+
+def make_cityscapes(root):
+    """Two train cities and one val city; one train frame has only labelIds (mapped here)."""
+    rng = np.random.default_rng(4)
+    frames = {"train": ["aachen_000000_000019", "bremen_000001_000019"], "val": ["lindau_000000_000019"]}
+    for split, ids in frames.items():
+        for k, example_id in enumerate(ids):
+            city = example_id.split("_")[0]
+            _save(f"{root}/leftImg8bit/{split}/{city}/{example_id}_leftImg8bit.png",
+                  rng.integers(0, 256, (8, 16, 3), dtype=np.uint8))
+            if example_id.startswith("bremen"):
+                label_ids = np.full((8, 16), 26, np.uint8)  # car
+                label_ids[0, :4] = [0, 7, 33, 30]  # unlabeled, road, bicycle, trailer (ignored)
+                _save(f"{root}/gtFine/{split}/{city}/{example_id}_gtFine_labelIds.png", label_ids)
+            else:
+                _save(f"{root}/gtFine/{split}/{city}/{example_id}_gtFine_labelTrainIds.png", np.full((8, 16), 10 + k, np.uint8))
+    return str(root)
+
+
+def test_cityscapes_reads_train_ids_and_maps_label_ids(tmp_path):
+    sources = _load("cityscapes", make_cityscapes(tmp_path / "raw"), tmp_path / "tfds")
+    assert {k: len(v) for k, v in sources.splits.items()} == {"train": 2, "val": 1}
+    assert (sources.record("aachen_000000_000019")["label"] == 10).all()
+    mapped = sources.record("bremen_000001_000019")["label"]
+    assert mapped[0, :4].tolist() == [255, 0, 18, 255] and mapped[5, 5] == 13
+    assert sources.record("lindau_000000_000019")["image"].shape == (8, 16, 3)
+
+
+def test_cityscapes_missing_label_is_named(tmp_path):
+    root = make_cityscapes(tmp_path / "raw")
+    os.remove(f"{root}/gtFine/val/lindau/lindau_000000_000019_gtFine_labelTrainIds.png")
+    with pytest.raises(DataError, match=r"lindau_000000_000019_leftImg8bit\.png: no lindau_000000_000019_gtFine_labelTrainIds\.png"):
+        _load("cityscapes", root, tmp_path / "tfds")

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import io
 import os
 from typing import Mapping
 
 import numpy as np
 import tensorflow_datasets as tfds
+from PIL import Image
 
 from ssseg.data.registry import DATASET_NAMES, DatasetSpec, get_spec
 from ssseg.errors import ConfigError, DataError
@@ -23,29 +25,40 @@ from ssseg.errors import ConfigError, DataError
 _NEEDS_MANUAL_DIR = {"camvid", "folder", "pascal_voc", "cityscapes"}
 
 
+def _decode_png_or_jpeg(data: bytes) -> np.ndarray:
+    """uint8 [H,W] or [H,W,C] pixels of stored image bytes."""
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image)
+
+
 class RecordSource:
     """One split as a sequence of numpy records: image uint8 [H,W,C], label uint8 [H,W], id str.
 
+    Reads the stored bytes and decodes them with PIL itself: TFDS's numpy
+    decoder copies every grayscale image once more to add the channel axis.
     Picklable (grain workers receive a copy).
     """
 
-    def __init__(self, tfds_source):
+    def __init__(self, tfds_source, channels: int):
         self._source = tfds_source
+        self._channels = channels
 
     def __len__(self) -> int:
         return len(self._source)
 
-    @staticmethod
-    def _to_numpy(raw) -> dict:
+    def __getitem__(self, index: int) -> dict:
+        raw = self._source[int(index)]
+        image = _decode_png_or_jpeg(raw["image"])
+        if image.ndim == 2:
+            image = image[..., None]
+        if image.shape[-1] != self._channels:
+            raise DataError(f"record {raw['id']!r}: image has {image.shape[-1]} channels, expected {self._channels}")
         example_id = raw["id"]
         return {
-            "image": np.asarray(raw["image"]),
-            "label": np.asarray(raw["label"])[..., 0],
+            "image": image,
+            "label": _decode_png_or_jpeg(raw["label"]),
             "id": example_id.decode() if isinstance(example_id, bytes) else str(example_id),
         }
-
-    def __getitem__(self, index: int) -> dict:
-        return self._to_numpy(self._source[int(index)])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,11 +116,11 @@ def prepare(builder, manual_dir: str | None = None) -> None:
     builder.download_and_prepare(download_config=download_config)
 
 
-def _scan_ids(builder, split: str) -> list[str]:
-    # Ids only: skipping image decoding makes this a cheap sequential read.
-    skip = {"image": tfds.decode.SkipDecoding(), "label": tfds.decode.SkipDecoding()}
-    source = builder.as_data_source(split, decoders=skip)
-    return [r["id"].decode() if isinstance(r["id"], bytes) else str(r["id"]) for r in source]
+_SKIP_IMAGE_DECODING = {"image": tfds.decode.SkipDecoding(), "label": tfds.decode.SkipDecoding()}
+
+
+def _scan_ids(encoded_source) -> list[str]:
+    return [r["id"].decode() if isinstance(r["id"], bytes) else str(r["id"]) for r in encoded_source]
 
 
 def load_sources(data_cfg) -> DataSources:
@@ -120,8 +133,9 @@ def load_sources(data_cfg) -> DataSources:
     presence_by_split = builder.info.metadata.get("class_presence", {})
     splits, locations, presence = {}, {}, {}
     for split in builder.info.splits:
-        splits[split] = RecordSource(builder.as_data_source(split))
-        for index, example_id in enumerate(_scan_ids(builder, split)):
+        encoded = builder.as_data_source(split, decoders=_SKIP_IMAGE_DECODING)
+        splits[split] = RecordSource(encoded, spec.channels)
+        for index, example_id in enumerate(_scan_ids(encoded)):
             locations[example_id] = (split, index)
             presence[example_id] = tuple(presence_by_split.get(split, {}).get(example_id, ()))
     return DataSources(

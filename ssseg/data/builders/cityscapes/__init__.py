@@ -1,0 +1,1 @@
+"""cityscapes: Cityscapes fine annotations, 19 train classes."""
