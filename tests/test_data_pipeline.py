@@ -138,3 +138,25 @@ def test_empty_id_list_is_refused(synthetic_sources):
 
     with pytest.raises(DataError, match="empty id list"):
         pipeline.labeled_batches(synthetic_sources, [], CFG, seed=0)
+
+
+def test_loader_bench_reports_rates(synthetic_sources):
+    from ssseg.data.bench import measure_loader
+
+    for kind in ("labeled", "unlabeled", "eval"):
+        result = measure_loader(CFG, kind=kind, num_batches=3, warmup_batches=1, sources=synthetic_sources)
+        assert result["batches_per_s"] > 0 and result["ms_per_batch"] > 0
+        assert result["image_shape"][0] == {"labeled": 4, "unlabeled": 3, "eval": 8}[kind]
+    with pytest.raises(ValueError, match="expected 'labeled', 'unlabeled' or 'eval'"):
+        measure_loader(CFG, kind="nope", sources=synthetic_sources)
+
+
+@pytest.mark.slow
+def test_worker_processes_give_the_same_batches(synthetic_sources, ten_ids):
+    in_process = pipeline.labeled_batches(synthetic_sources, ten_ids, CFG, seed=2, start_step=1)
+    workers_cfg = data_config(crop_size=64, batch_size=4, vflip=True, worker_count=2)
+    with_workers = pipeline.labeled_batches(synthetic_sources, ten_ids, workers_cfg, seed=2, start_step=1)
+    for _ in range(4):
+        want, got = next(in_process), next(with_workers)
+        for key in ("image", "label"):
+            np.testing.assert_array_equal(got[key], want[key])
