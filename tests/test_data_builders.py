@@ -120,6 +120,15 @@ def test_missing_or_empty_manual_dir_says_where_and_what(tmp_path, name, layout_
         _load(name, str(tmp_path / "empty"), tmp_path / "tfds")
 
 
+def test_wrong_magnetic_tile_manual_dir_is_an_error_not_a_download(tmp_path):
+    with pytest.raises(DataError, match="nowhere: magnetic_tile manual_dir does not exist; expected a folder laid out as MT_Blowhole"):
+        _load("magnetic_tile", str(tmp_path / "nowhere"), tmp_path / "tfds")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "readme.txt").write_text("not the data")
+    with pytest.raises(DataError, match="other: no MT_\\* folders found"):
+        _load("magnetic_tile", str(tmp_path / "other"), tmp_path / "tfds")
+
+
 def test_corrupt_image_is_named(tmp_path):
     root = make_camvid(tmp_path / "raw")
     with open(f"{root}/train/train001.png", "wb") as f:
@@ -229,3 +238,12 @@ def test_cityscapes_missing_label_is_named(tmp_path):
     os.remove(f"{root}/gtFine/val/lindau/lindau_000000_000019_gtFine_labelTrainIds.png")
     with pytest.raises(DataError, match=r"lindau_000000_000019_leftImg8bit\.png: no lindau_000000_000019_gtFine_labelTrainIds\.png"):
         _load("cityscapes", root, tmp_path / "tfds")
+
+
+def test_data_dir_overrides_tfds_data_dir(tmp_path, monkeypatch):
+    raw = make_camvid(tmp_path / "raw", sizes=(("train", 1), ("val", 1), ("test", 1)))
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "from_env"))
+    from_env = _load("camvid", raw, "")
+    assert from_env.data_dir.startswith(str(tmp_path / "from_env"))
+    explicit = _load("camvid", raw, tmp_path / "explicit")
+    assert explicit.data_dir.startswith(str(tmp_path / "explicit"))

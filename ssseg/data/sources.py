@@ -96,14 +96,16 @@ def _cfg(data_cfg, key: str, default=None):
 
 
 def make_builder(name: str, manual_dir: str | None = None, data_dir: str | None = None):
-    """The TFDS builder of dataset `name` (not yet prepared)."""
+    """The TFDS builder of dataset `name` (not yet prepared), under data_dir, else $TFDS_DATA_DIR, else ~/tensorflow_datasets."""
     if name not in DATASET_NAMES:
         raise ConfigError(f"data.name={name!r} is unknown; expected one of {', '.join(DATASET_NAMES)}")
     module = importlib.import_module(f"ssseg.data.builders.{name}.{name}_dataset_builder")
-    if name in _NEEDS_MANUAL_DIR:
+    if name in _NEEDS_MANUAL_DIR or manual_dir:  # a given manual_dir must be right, never silently downloaded over
         from ssseg.data.builders.records import require_dir
 
         require_dir(manual_dir, name, module.LAYOUT)
+    # Read $TFDS_DATA_DIR now: TFDS itself reads it once, when first imported.
+    data_dir = data_dir or os.environ.get("TFDS_DATA_DIR") or None
     kwargs = {"data_dir": os.path.expanduser(data_dir) if data_dir else None}
     if name == "folder":
         kwargs["manual_dir"] = manual_dir
