@@ -20,9 +20,12 @@ def run(args) -> int:
     from ssseg.train.loop import Evaluator
     from ssseg.train.setup import restore_run
 
+    import jax
+
     run_ = restore_run(args.workdir, args.step)
     mesh = sharding.make_mesh()
-    records = Evaluator(run_, load_sources(run_.cfg.data), mesh).run(run_.state, args.split)
+    state = jax.device_put(run_.state, sharding.replicated(mesh))
+    records = Evaluator(run_, load_sources(run_.cfg.data), mesh).run(state, args.split)
     out = {"step": int(run_.state.step), "split": args.split, "models": {r.pop("model"): r for r in records}}
     with open(os.path.join(args.workdir, f"eval_{args.split}.json"), "w") as f:
         json.dump(out, f, indent=2)

@@ -17,6 +17,7 @@ import subprocess
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
@@ -91,7 +92,7 @@ def run_training(cfg, workdir: str, *, show_progress: bool = True) -> dict:
     images_per_step = (0 if pretrain else cfg.data.batch_size) + (cfg.data.unlabeled_batch_size if uses_unlabeled else 0)
 
     bar = tqdm(total=cfg.train.steps, initial=start_step, disable=not show_progress, dynamic_ncols=True)
-    window_t, window_steps, data_time = time.time(), 0, 0.0
+    window_t, window_steps, data_time, window_sum = time.time(), 0, 0.0, None
     try:
         for step in range(start_step, cfg.train.steps):
             t_data = time.time()
@@ -101,10 +102,13 @@ def run_training(cfg, workdir: str, *, show_progress: bool = True) -> dict:
             batch = sharding.shard_batch(batch, mesh)
             data_time += time.time() - t_data
             state, metrics = train_step(state, batch, rng)
+            # Logged values are means over the logging window (on device: no sync per step).
+            window_sum = metrics if window_sum is None else jax.tree.map(jnp.add, window_sum, metrics)
             window_steps += 1
             done = step + 1
             if done % cfg.train.log_every == 0 or done == cfg.train.steps:
-                metrics = jax.device_get(metrics)
+                metrics = jax.tree.map(lambda v: np.asarray(v) / window_steps, jax.device_get(window_sum))
+                metrics["lr"] = float(jax.device_get(run.ctx.schedule(step)))
                 if not np.isfinite(metrics["loss"]):
                     raise FloatingPointError(f"loss is {metrics['loss']} at step {done}; last checkpoint kept")
                 elapsed = time.time() - window_t
@@ -112,7 +116,7 @@ def run_training(cfg, workdir: str, *, show_progress: bool = True) -> dict:
                 metrics["data_frac"] = data_time / max(elapsed, 1e-9)
                 log.write(done, "train", metrics)
                 bar.set_postfix(loss=f"{float(metrics['loss']):.4f}", img_s=f"{metrics['img_per_s']:.1f}")
-                window_t, window_steps, data_time = time.time(), 0, 0.0
+                window_t, window_steps, data_time, window_sum = time.time(), 0, 0.0, None
             bar.update(1)
             if done % cfg.train.eval_every == 0 and done < cfg.train.steps:
                 for record in evaluator.run(state, "val"):
@@ -126,8 +130,10 @@ def run_training(cfg, workdir: str, *, show_progress: bool = True) -> dict:
     # Final numbers: the last checkpoint, on val (selection) and test (reporting).
     checkpoint.save(manager, state)
     val = evaluator.run(state, "val")
-    test = evaluator.run(state, "test")
-    for record in val + test:
+    # Pascal VOC and Cityscapes keep their test labels private: their val split is the held-out one.
+    test_split = "test" if "test" in sources.splits else "val"
+    test = val if test_split == "val" else evaluator.run(state, "test")
+    for record in val + (test if test is not val else []):
         log.write(cfg.train.steps, "eval", record)
     log.close()
     result = {
@@ -140,6 +146,7 @@ def run_training(cfg, workdir: str, *, show_progress: bool = True) -> dict:
         "seed": cfg.seed,
         "steps": cfg.train.steps,
         "checkpoint": "last",
+        "test_split": test_split,
         "init_from": cfg.init_from or None,
         "val": _strip(val[0]),
         "test": _strip(test[0]),
