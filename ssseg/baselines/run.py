@@ -79,7 +79,7 @@ def run_classical(cfg: ml_collections.ConfigDict, method: str, workdir: str, clu
     test = score([mapping[segmenter.predict(image)] for image, _ in test_examples],
                  [label for _, label in test_examples], spec, canvas)
 
-    regime = f"zero-label:{method}"
+    regime = f"zero-label:{method}" + (f"-k{clusters}" if clusters else "")
     config = cfg.copy_and_resolve_references()
     with config.unlocked():
         config.data.budget = "0"

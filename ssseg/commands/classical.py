@@ -13,7 +13,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--method", required=True, choices=("otsu", "adaptive", "kmeans", "slic_kmeans"))
     parser.add_argument("--workdir", required=True, help="where result.json goes")
     parser.add_argument("--clusters", type=int, default=0,
-                        help="k for kmeans / slic_kmeans (default: the number of classes)")
+                        help="k for kmeans / slic_kmeans (default: the number of classes; a set k is named in the regime, e.g. zero-label:kmeans-k2)")
     parser.set_defaults(accepts_config_overrides=True)
 
 
