@@ -75,6 +75,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.vflip = False
     c.data.batch_size = 8
     c.data.unlabeled_batch_size = 8
+    c.data.repeat_factor_thresh = 0.0  # >0: repeat rare-class labeled images (LVIS repeat-factor sampling)
     c.data.eval_mode = "whole"  # or "sliding"
     c.data.eval_batch_size = 8
     c.data.worker_count = 0

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from ssseg.config_loader import to_plain
 from ssseg.data import pipeline
 from ssseg.data.registry import get_spec
+from ssseg.data.sampling import repeat_factor_ids
 from ssseg.data.sources import load_sources
 from ssseg.data.splits import check_disjoint, load_budget
 from ssseg.errors import CheckpointError
@@ -79,7 +80,8 @@ def run_training(cfg, workdir: str, *, show_progress: bool = True) -> dict:
     method = run.ctx.method
     pretrain = getattr(method, "PRETRAIN", False)
     uses_unlabeled = pretrain or getattr(method, "USES_UNLABELED", False)
-    labeled_iter = None if pretrain else pipeline.labeled_batches(sources, labeled_ids, cfg.data, cfg.seed, start_step)
+    labeled_stream = repeat_factor_ids(labeled_ids, sources.class_presence, cfg.data.repeat_factor_thresh, cfg.seed)
+    labeled_iter = None if pretrain else pipeline.labeled_batches(sources, labeled_stream, cfg.data, cfg.seed, start_step)
     unlabeled_iter = None
     if uses_unlabeled:
         sharding.check_batch_size(cfg.data.unlabeled_batch_size, mesh, "config.data.unlabeled_batch_size")
