@@ -8,7 +8,7 @@ Args: method, budget, seed, preset (`cpu` or `paper`: DeepLabV3+ ResNet-50,
 crop 321, SGD), smoke.
 """
 
-from ssseg.configs import base_config, parse_arg, set_budget_and_method
+from ssseg.configs import base_config, parse_arg, set_budget_and_method, shrink_for_smoke
 
 
 def get_config(arg=None):
@@ -40,15 +40,7 @@ def get_config(arg=None):
         c.train.steps = 20000
         c.train.eval_every = 2000
     if args.smoke:
-        c.data.base_size = 48
-        c.data.crop_size = 32
-        c.data.batch_size = 2
-        c.data.unlabeled_batch_size = 2
-        c.model.width = 8
-        c.train.steps = 4
-        c.train.log_every = 2
-        c.train.eval_every = 2
-        c.train.checkpoint_every = 2
+        shrink_for_smoke(c)
     return c
 
 

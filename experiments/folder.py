@@ -7,7 +7,7 @@ Images without a mask file are unlabeled-only (they join the unlabeled pool).
         --workdir runs/mine --config.data.manual_dir=/path/to/mydata
 """
 
-from ssseg.configs import base_config, parse_arg, set_budget_and_method
+from ssseg.configs import base_config, parse_arg, set_budget_and_method, shrink_for_smoke
 
 
 def get_config(arg=None):
@@ -23,12 +23,5 @@ def get_config(arg=None):
     c.model.width = 24
     c.train.steps = 2000
     if args.smoke:
-        c.data.base_size = 48
-        c.data.crop_size = 32
-        c.data.batch_size = 2
-        c.model.width = 8
-        c.train.steps = 4
-        c.train.log_every = 2
-        c.train.eval_every = 2
-        c.train.checkpoint_every = 2
+        shrink_for_smoke(c)
     return c

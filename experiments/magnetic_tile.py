@@ -11,7 +11,7 @@ from the labeled budget (background is ~98% of pixels; plain CE learns
 background only), vertical flips (tiles have no up/down).
 """
 
-from ssseg.configs import base_config, parse_arg, set_budget_and_method
+from ssseg.configs import base_config, parse_arg, set_budget_and_method, shrink_for_smoke
 
 
 def get_config(arg=None):
@@ -57,15 +57,7 @@ def get_config(arg=None):
 
         raise ConfigError(f"preset={args.preset!r}: expected cpu or paper")
     if args.smoke:
-        c.data.base_size = 48
-        c.data.crop_size = 32
-        c.data.batch_size = 2
-        c.data.unlabeled_batch_size = 2
-        c.model.width = 8
-        c.train.steps = 4
-        c.train.log_every = 2
-        c.train.eval_every = 2
-        c.train.checkpoint_every = 2
+        shrink_for_smoke(c)
     return c
 
 

@@ -6,7 +6,7 @@ Args: method, budget (1/16, 1/8, 1/4, 1/2, a count, or full), seed, smoke
 (a few steps on tiny crops, for tests), pretrain (for pretrain_* methods).
 """
 
-from ssseg.configs import base_config, parse_arg, set_budget_and_method
+from ssseg.configs import base_config, parse_arg, set_budget_and_method, shrink_for_smoke
 
 
 def get_config(arg=None):
@@ -31,17 +31,7 @@ def get_config(arg=None):
     c.train.eval_every = 200
     c.train.checkpoint_every = 200
     if args.smoke:
-        c.data.base_size = 32
-        c.data.crop_size = 32
-        c.data.batch_size = 2
-        c.data.unlabeled_batch_size = 2
-        c.data.eval_batch_size = 4
-        c.model.width = 8
-        c.train.steps = 4
-        c.train.log_every = 2
-        c.train.eval_every = 2
-        c.train.checkpoint_every = 2
-        c.optim.warmup_steps = 0
+        shrink_for_smoke(c, base_size=32, crop_size=32)
     return c
 
 

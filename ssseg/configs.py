@@ -121,3 +121,19 @@ def set_budget_and_method(c: ml_collections.ConfigDict, args: ml_collections.Con
     c.method = method_defaults(args.method)
     c.data.budget = args.budget
     c.seed = args.seed
+
+
+def shrink_for_smoke(c: ml_collections.ConfigDict, *, base_size: int = 48, crop_size: int = 32) -> None:
+    """A few steps on tiny crops with a tiny model: for tests and quick checks
+    of a config's plumbing (like big_vision's `runlocal`)."""
+    c.data.base_size = base_size
+    c.data.crop_size = crop_size
+    c.data.batch_size = 2
+    c.data.unlabeled_batch_size = 2
+    c.data.eval_batch_size = 4
+    c.model.width = 8
+    c.optim.warmup_steps = 0
+    c.train.steps = 4
+    c.train.log_every = 2
+    c.train.eval_every = 2
+    c.train.checkpoint_every = 2

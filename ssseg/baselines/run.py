@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 
 import ml_collections
 import numpy as np
 
+from ssseg.provenance import git_commit
 from ssseg.baselines.matching import contingency, hungarian_mapping
 from ssseg.baselines.segmenters import make_segmenter
 from ssseg.config_loader import to_plain
@@ -98,7 +98,7 @@ def run_classical(cfg: ml_collections.ConfigDict, method: str, workdir: str, clu
         "seed": int(cfg.seed), "steps": 0, "checkpoint": None, "init_from": None,
         "val": val, "test": test, "models": {regime: {"val": val, "test": test}},
         "matching": matching, "wall_time_s": round(time.time() - t_start, 1),
-        "git_commit": _git_commit(), "config": to_plain(config),
+        "git_commit": git_commit(), "config": to_plain(config),
     }
     os.makedirs(workdir, exist_ok=True)
     with open(os.path.join(workdir, "config.json"), "w") as f:
@@ -108,12 +108,3 @@ def run_classical(cfg: ml_collections.ConfigDict, method: str, workdir: str, clu
         json.dump(result, f, indent=2)
     os.replace(path + ".tmp", path)
     return result
-
-
-def _git_commit() -> str | None:
-    try:
-        here = os.path.dirname(os.path.abspath(__file__))
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 
 import jax
@@ -27,6 +26,7 @@ from ssseg.data.registry import get_spec
 from ssseg.data.sampling import repeat_factor_ids
 from ssseg.data.sources import load_sources
 from ssseg.data.splits import check_disjoint, load_budget
+from ssseg.provenance import git_commit
 from ssseg.errors import CheckpointError
 from ssseg.eval.evaluate import evaluate, make_confusion_fn, make_prob_fn
 from ssseg.losses import class_weights_from_counts
@@ -154,7 +154,7 @@ def run_training(cfg, workdir: str, *, show_progress: bool = True) -> dict:
         "test": _strip(test[0]),
         "models": {r["model"]: {"val": _strip(v), "test": _strip(r)} for v, r in zip(val, test)},
         "wall_time_s": round(time.time() - t_start, 1),
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "config": to_plain(cfg),
     }
     with open(result_path + ".tmp", "w") as f:
@@ -237,12 +237,3 @@ def _first_difference(a, b, prefix: str = "") -> str:
         elif a.get(key) != b.get(key):
             return f"{prefix}{key}: {a.get(key)!r} there, {b.get(key)!r} now"
     return ""
-
-
-def _git_commit() -> str | None:
-    try:
-        here = os.path.dirname(os.path.abspath(__file__))
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
