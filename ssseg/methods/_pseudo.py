@@ -1,0 +1,168 @@
+"""Pseudo-labels from weak-view probabilities: thresholds, masked losses, strong views, diagnostics.
+
+Shared by the pseudo-labelling methods so that a threshold, a normalisation
+or a diagnostic means the same thing in each of them.
+
+Thresholds. Fixed: a pixel is used when its confidence ≥ `conf_thresh`
+(0.95: FixMatch, UniMatch V1/V2 on VOC; PEERS.md). Class-adaptive
+(`class_adaptive=True`), in the spirit of FreeMatch's self-adaptive
+thresholds (Wang et al. 2023): state.extra["class_conf"][c] is a running
+average (momentum `class_conf_momentum`) of the mean confidence of the
+pixels pseudo-labelled c, and class c's threshold is
+conf_thresh · class_conf[c] / max_k class_conf[k]. Departure from FreeMatch,
+and why: FreeMatch normalises each class's mean *probability mass*, which in
+segmentation is dominated by pixel frequency (background ~98% of pixels on
+magnetic_tile), so rare tiny defects would get a threshold near 0; averaging
+the confidence of the pixels predicted as c measures how sure the model is
+*when it says c*, independent of how many such pixels there are. Classes the
+model is still unsure of (cracks, blowholes) get lower thresholds and start
+contributing instead of never passing a fixed 0.95. Momentum 0.99 rather than
+FreeMatch's 0.999 because every step sees thousands of pixels and CPU runs
+are ~10³ steps. The running averages start at 1/K (FreeMatch's start), where
+all thresholds equal conf_thresh; they are updated from the current batch
+before its pseudo-labels are thresholded (FreeMatch's order).
+
+Loss normalisation (UniMatch, official code): an unlabeled loss is summed
+over confident valid pixels and divided by the number of valid (non-padding)
+pixels, not by the number of confident ones.
+
+Diagnostics (aux["metrics"], never used for training): mask ratio, per-class
+counts of confident pseudo-labels, and — against the hidden truth
+`batch["unlabeled"]["label"]` (255 = ignore) — accuracy of the confident
+pseudo-labels, accuracy of all weak-view argmaxes, per-class IoU and mIoU of
+the weak-view argmax (classes absent from both: NaN, logged as null).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from ssseg.augment import cutmix, photometric
+from ssseg.errors import ConfigError
+from ssseg.losses import IGNORE, pixel_cross_entropy
+from ssseg.methods import _teacher
+
+CONF_THRESH = 0.95
+CLASS_CONF_MOMENTUM = 0.99
+
+
+def add_defaults(cfg, *, conf_thresh: float = CONF_THRESH, class_adaptive: bool = False,
+                 teacher: str = "self", ema_momentum: float = _teacher.EMA_MOMENTUM) -> None:
+    cfg.conf_thresh = conf_thresh
+    cfg.class_adaptive = class_adaptive
+    cfg.class_conf_momentum = CLASS_CONF_MOMENTUM
+    _teacher.add_defaults(cfg, teacher=teacher, ema_momentum=ema_momentum)
+
+
+def check(cfg) -> None:
+    _teacher.check(cfg)
+    if not 0.0 <= cfg.conf_thresh <= 1.0:
+        raise ConfigError(f"config.method.conf_thresh={cfg.conf_thresh!r}: expected a value in [0, 1]")
+    if "cutmix_prob" in cfg and not 0.0 <= cfg.cutmix_prob <= 1.0:
+        raise ConfigError(f"config.method.cutmix_prob={cfg.cutmix_prob!r}: expected a value in [0, 1]")
+
+
+def init_extra(ctx, params, batch_stats, rng):
+    """state.extra of a pseudo-labelling method: the EMA teacher and/or per-class confidences."""
+    del rng
+    cfg = ctx.method_cfg
+    check(cfg)
+    extra = _teacher.init_teacher(cfg, params, batch_stats)
+    if cfg.class_adaptive:
+        extra["class_conf"] = jnp.full((ctx.num_classes,), 1.0 / ctx.num_classes, jnp.float32)
+    return extra
+
+
+# Hooks every pseudo-labelling method re-exports.
+after_update = _teacher.after_update
+eval_models = _teacher.eval_models
+
+
+def update_class_conf(class_conf_k, probs_bhwk, valid_bhw, momentum):
+    """Running mean confidence per predicted class; classes absent from the batch keep theirs."""
+    num_classes = probs_bhwk.shape[-1]
+    conf = jnp.max(probs_bhwk, axis=-1)
+    onehot = jax.nn.one_hot(jnp.argmax(probs_bhwk, axis=-1), num_classes) * valid_bhw[..., None]
+    count = jnp.sum(onehot, axis=(0, 1, 2))
+    mean_conf = jnp.sum(onehot * conf[..., None], axis=(0, 1, 2)) / jnp.maximum(count, 1.0)
+    updated = momentum * class_conf_k + (1.0 - momentum) * mean_conf
+    return jnp.where(count > 0, updated, class_conf_k)
+
+
+def class_thresholds(conf_thresh, class_conf_k):
+    return conf_thresh * class_conf_k / jnp.max(class_conf_k)
+
+
+def pseudo_labels(cfg, extra, probs_bhwk, valid_bhw):
+    """(labels, confidence, confident, thresholds [K], new extra) from stop-gradient probabilities."""
+    probs_bhwk = jax.lax.stop_gradient(probs_bhwk)
+    num_classes = probs_bhwk.shape[-1]
+    labels = jnp.argmax(probs_bhwk, axis=-1)
+    conf = jnp.max(probs_bhwk, axis=-1)
+    if cfg.class_adaptive:
+        class_conf = update_class_conf(extra["class_conf"], probs_bhwk, valid_bhw, cfg.class_conf_momentum)
+        extra = {**extra, "class_conf": class_conf}
+        thresholds = class_thresholds(cfg.conf_thresh, class_conf)
+    else:
+        thresholds = jnp.full((num_classes,), cfg.conf_thresh, jnp.float32)
+    confident = conf >= thresholds[labels]
+    return labels, conf, confident, thresholds, extra
+
+
+def masked_ce_over_valid(logits_bhwk, labels_bhw, confident_bhw, valid_bhw):
+    """Σ CE over confident valid pixels / #valid pixels (UniMatch's unlabeled-loss normalisation)."""
+    nll, _ = pixel_cross_entropy(logits_bhwk, labels_bhw)
+    used = (confident_bhw & valid_bhw).astype(jnp.float32)
+    return jnp.sum(nll * used) / jnp.maximum(jnp.sum(valid_bhw.astype(jnp.float32)), 1.0)
+
+
+def strong_view(ctx, key, images_uint8, per_pixel=(), *, cutmix_prob: float, photometric_on: bool = True):
+    """(standardised strong view, per-pixel arrays mixed the same way, box [B,H,W]).
+
+    Photometric perturbation per example on [0,1] images, then CutMix with the
+    rolled batch as partner: the partner's strong view, pseudo-labels,
+    confidences and validity are pasted inside the same box.
+    """
+    k_photo, k_box = jax.random.split(key)
+    images01 = images_uint8.astype(jnp.float32) / 255.0
+    if photometric_on:
+        images01 = photometric.strong_photometric(k_photo, images01)
+    b, h, w = images01.shape[:3]
+    if cutmix_prob > 0:
+        box = cutmix.box_masks(k_box, b, h, w, prob=cutmix_prob)
+        images01, *per_pixel = cutmix.paste_from_partner(box, images01, *per_pixel)
+    else:
+        box = jnp.zeros((b, h, w), bool)
+    return ctx.standardize(images01), tuple(per_pixel), box
+
+
+def _ratio(num, den):
+    return jnp.where(den > 0, num / jnp.maximum(den, 1.0), jnp.nan)
+
+
+def diagnostics(probs_bhwk, confident_bhw, valid_bhw, truth_bhw=None, thresholds_k=None) -> dict:
+    """Mask ratio, pseudo-label counts per class, and quality against the hidden truth."""
+    num_classes = probs_bhwk.shape[-1]
+    pseudo = jnp.argmax(probs_bhwk, axis=-1)
+    used = confident_bhw & valid_bhw
+    pseudo_onehot = jax.nn.one_hot(pseudo, num_classes)
+    metrics = {
+        "mask_ratio": _ratio(jnp.sum(used), jnp.sum(valid_bhw)),
+        "pseudo_counts": jnp.sum(pseudo_onehot * used[..., None], axis=(0, 1, 2)),
+    }
+    if thresholds_k is not None:
+        metrics["thresholds"] = thresholds_k
+    if truth_bhw is not None:
+        known = valid_bhw & (truth_bhw != IGNORE)
+        correct = pseudo == truth_bhw
+        metrics["pseudo_acc"] = _ratio(jnp.sum(correct & used & known), jnp.sum(used & known))
+        metrics["pseudo_acc_all"] = _ratio(jnp.sum(correct & known), jnp.sum(known))
+        truth_onehot = jax.nn.one_hot(jnp.where(known, truth_bhw, 0), num_classes) * known[..., None]
+        pred_onehot = pseudo_onehot * known[..., None]
+        inter = jnp.sum(pred_onehot * truth_onehot, axis=(0, 1, 2))
+        union = jnp.sum(pred_onehot, axis=(0, 1, 2)) + jnp.sum(truth_onehot, axis=(0, 1, 2)) - inter
+        iou = jnp.where(union > 0, inter / jnp.maximum(union, 1.0), jnp.nan)
+        metrics["pseudo_iou"] = iou
+        metrics["pseudo_miou"] = jnp.nanmean(iou)
+    return jax.lax.stop_gradient(metrics)

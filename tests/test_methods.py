@@ -1,0 +1,242 @@
+"""Semi-supervised methods: exact values of every loss piece, hooks, and a traced step per method.
+
+Adding a method = its module in ssseg/methods/ + one row in ALL_METHODS.
+Real steps (compiled) are in tests/test_methods_train.py.
+"""
+
+import functools
+import importlib
+import pkgutil
+import types
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import fabricated_labeled_batch
+
+import ssseg.methods
+from ssseg.methods import _pseudo, _teacher, mean_teacher, unimatch
+from ssseg.train.state import TrainState
+
+ALL_METHODS = ["supervised", "mean_teacher", "fixmatch", "unimatch", "cps"]
+LN2 = float(np.log(2.0))
+
+
+def fabricated_unlabeled_batch(cfg, num_classes: int) -> dict:
+    """A fixed unlabeled batch: uint8 images, crop padding (valid False) on the last rows, hidden truth."""
+    batch = fabricated_labeled_batch(cfg, num_classes, seed=1)
+    valid = np.ones(batch["label"].shape, bool)
+    valid[:, -3:, :] = False
+    return {"image": batch["image"], "valid": valid, "label": np.where(valid, batch["label"], 255).astype(np.int32)}
+
+
+def method_config(name: str, *overrides: str):
+    from ssseg.config_loader import load_config
+
+    # A longer schedule than smoke's 4 steps keeps the learning rate up in short runs.
+    return load_config(f"experiments/synthetic_defects.py:method={name},smoke",
+                       ["--config.train.steps=100", *overrides])
+
+
+def test_every_method_module_is_listed():
+    """Every segmentation-training method (pretraining methods, PRETRAIN=True, are tested by their owner)."""
+    names = [m.name for m in pkgutil.iter_modules(ssseg.methods.__path__) if not m.name.startswith("_")]
+    trained = {n for n in names if not getattr(importlib.import_module(f"ssseg.methods.{n}"), "PRETRAIN", False)}
+    assert trained == set(ALL_METHODS)
+
+
+# --- exact values on tiny fixed inputs ---------------------------------------------------------
+
+def test_unlabeled_ce_is_summed_over_confident_pixels_and_divided_by_valid_pixels():
+    logits = jnp.zeros((1, 2, 2, 2))  # CE = ln 2 at every pixel
+    labels = jnp.array([[[0, 1], [1, 0]]])
+    confident = jnp.array([[[True, True], [False, True]]])
+    valid = jnp.array([[[True, True], [True, False]]])
+    # used pixels: (0,0), (0,1); valid pixels: 3 (UniMatch), not 2 (the confident ones).
+    assert float(_pseudo.masked_ce_over_valid(logits, labels, confident, valid)) == pytest.approx(2 * LN2 / 3)
+
+
+def test_fixed_threshold_masks_pixels_below_conf_thresh():
+    cfg = types.SimpleNamespace(conf_thresh=0.95, class_adaptive=False)
+    probs = jnp.array([[[[0.96, 0.04], [0.06, 0.94], [0.05, 0.95]]]])
+    labels, conf, confident, thresholds, extra = _pseudo.pseudo_labels(cfg, {}, probs, jnp.ones((1, 1, 3), bool))
+    np.testing.assert_array_equal(labels, [[[0, 1, 1]]])
+    np.testing.assert_array_equal(confident, [[[True, False, True]]])  # ≥, as the official code
+    np.testing.assert_allclose(thresholds, [0.95, 0.95])
+    assert extra == {}
+
+
+def test_class_adaptive_thresholds_follow_each_class_running_confidence():
+    cfg = types.SimpleNamespace(conf_thresh=0.95, class_adaptive=True, class_conf_momentum=0.9)
+    # Class 0 predicted at confidences 0.8 and 0.6 (mean 0.7); class 1 only on a padding pixel.
+    probs = jnp.array([[[[0.8, 0.2], [0.6, 0.4], [0.1, 0.9]]]])
+    valid = jnp.array([[[True, True, False]]])
+    extra = {"class_conf": jnp.array([0.5, 0.5])}
+    _, _, confident, thresholds, new = _pseudo.pseudo_labels(cfg, extra, probs, valid)
+    np.testing.assert_allclose(new["class_conf"], [0.9 * 0.5 + 0.1 * 0.7, 0.5], rtol=1e-6)
+    np.testing.assert_allclose(thresholds, [0.95, 0.95 * 0.5 / 0.52], rtol=1e-6)
+    np.testing.assert_array_equal(confident, [[[False, False, False]]])
+    # A class the model is less sure of passes below 0.95.
+    probs2 = jnp.array([[[[0.05, 0.95]]], [[[0.1, 0.9]]]])
+    _, _, confident2, _, _ = _pseudo.pseudo_labels(cfg, {"class_conf": jnp.array([0.99, 0.5])}, probs2,
+                                                   jnp.ones((2, 1, 1), bool))
+    np.testing.assert_array_equal(confident2[:, 0, 0], [True, True])
+
+
+def test_diagnostics_against_hidden_truth():
+    probs = jnp.array([[[[0.97, 0.03], [0.2, 0.8], [0.01, 0.99], [0.6, 0.4]]]])
+    confident = jnp.array([[[True, False, True, False]]])
+    valid = jnp.array([[[True, True, True, False]]])
+    truth = jnp.array([[[0, 1, 0, 1]]])
+    m = _pseudo.diagnostics(probs, confident, valid, truth)
+    assert float(m["mask_ratio"]) == pytest.approx(2 / 3)
+    np.testing.assert_array_equal(m["pseudo_counts"], [1, 1])
+    assert float(m["pseudo_acc"]) == pytest.approx(1 / 2)  # confident: (0 vs 0) right, (1 vs 0) wrong
+    assert float(m["pseudo_acc_all"]) == pytest.approx(2 / 3)
+    # class 0: inter 1, union 2; class 1: inter 1, union 2
+    np.testing.assert_allclose(m["pseudo_iou"], [0.5, 0.5])
+    assert float(m["pseudo_miou"]) == pytest.approx(0.5)
+    m_none = _pseudo.diagnostics(probs, confident, valid, jnp.full((1, 1, 4), 255))
+    assert np.isnan(float(m_none["pseudo_acc"])) and np.isnan(float(m_none["pseudo_miou"]))
+
+
+def test_ema_momentum_schedule_and_update():
+    assert float(_teacher.ema_momentum_at(1, 0.996)) == 0.0  # the first update copies the student
+    assert float(_teacher.ema_momentum_at(100, 0.996)) == pytest.approx(0.99)
+    assert float(_teacher.ema_momentum_at(10_000, 0.996)) == pytest.approx(0.996)
+    cfg = types.SimpleNamespace(teacher="ema", ema_momentum=0.9)
+    student = {"w": jnp.array([1.0, 2.0])}
+    stats = {"mean": jnp.array([4.0])}
+    extra = _teacher.init_teacher(cfg, {"w": jnp.array([0.0, 0.0])}, {"mean": jnp.array([0.0])})
+    state = TrainState(step=jnp.array(50), params=student, batch_stats=stats, opt_state=(), extra=extra)
+    out = _teacher.after_update(types.SimpleNamespace(method_cfg=cfg), state)
+    np.testing.assert_allclose(out.extra["teacher"]["params"]["w"], [0.1, 0.2], rtol=1e-6)  # min(0.98, 0.9)
+    np.testing.assert_allclose(out.extra["teacher"]["batch_stats"]["mean"], [0.4], rtol=1e-6)
+    first = _teacher.after_update(types.SimpleNamespace(method_cfg=cfg), state.replace(step=jnp.array(1)))
+    np.testing.assert_allclose(first.extra["teacher"]["params"]["w"], [1.0, 2.0])
+    assert list(_teacher.eval_models(out)) == ["teacher", "student"]
+    assert list(_teacher.eval_models(state.replace(extra={}))) == ["student"]
+    assert _teacher.init_teacher(types.SimpleNamespace(teacher="self", ema_momentum=0.9), student, stats) == {}
+
+
+def test_unimatch_loss_weights():
+    # (l_x + 0.25 l_s1 + 0.25 l_s2 + 0.5 l_fp) / 2
+    assert unimatch.combine_losses(1.0, [2.0, 4.0], 8.0) == pytest.approx((1 + 0.5 + 1 + 4) / 2)
+    assert unimatch.combine_losses(1.0, [2.0], 8.0) == pytest.approx((1 + 1 + 4) / 2)  # dual_strong off
+    assert unimatch.combine_losses(1.0, [2.0, 4.0]) == pytest.approx((1 + 3) / 2)  # feature_perturb off
+    assert unimatch.combine_losses(1.0, [2.0]) == pytest.approx(1.5)  # = FixMatch's (l_x + l_s) / 2
+
+
+def test_channel_dropout_zeroes_whole_channels_and_rescales_the_rest():
+    features = jnp.ones((4, 3, 3, 64))
+    out = np.asarray(unimatch.channel_dropout(jax.random.key(0), features, 0.5))
+    per_channel = out[:, 0, 0, :]
+    assert set(np.unique(out)) == {0.0, 2.0}
+    np.testing.assert_array_equal(out, np.broadcast_to(per_channel[:, None, None, :], out.shape))
+    assert 0.3 < (per_channel == 0).mean() < 0.7
+
+
+def test_mean_teacher_consistency_and_rampup():
+    assert float(mean_teacher.sigmoid_rampup(0, 100)) == pytest.approx(np.exp(-5.0))
+    assert float(mean_teacher.sigmoid_rampup(50, 100)) == pytest.approx(np.exp(-1.25))
+    assert float(mean_teacher.sigmoid_rampup(200, 100)) == 1.0
+    assert float(mean_teacher.sigmoid_rampup(3, 0)) == 1.0
+    student = jnp.zeros((1, 1, 2, 2))  # softmax (0.5, 0.5)
+    teacher = jnp.array([[[[1.0, 0.0], [0.5, 0.5]]]])
+    valid = jnp.array([[[True, False]]])
+    assert float(mean_teacher.softmax_mse(student, teacher, valid)) == pytest.approx(0.25)
+
+
+def test_strong_view_pastes_targets_with_the_image_box():
+    ctx = types.SimpleNamespace(standardize=lambda x: x)
+    images = np.stack([np.full((8, 8, 1), v, np.uint8) for v in (0, 255)])
+    labels = np.stack([np.zeros((8, 8), np.int32), np.ones((8, 8), np.int32)])
+    valid = np.stack([np.ones((8, 8), bool), np.zeros((8, 8), bool)])
+    view, (m_labels, m_valid), box = _pseudo.strong_view(ctx, jax.random.key(2), images, (labels, valid),
+                                                         cutmix_prob=1.0, photometric_on=False)
+    box = np.asarray(box)
+    assert box[0].any() and box[1].any()
+    np.testing.assert_array_equal(m_labels, np.where(box, labels[::-1], labels))
+    np.testing.assert_array_equal(m_valid, np.where(box, valid[::-1], valid))
+    np.testing.assert_array_equal(np.asarray(view)[..., 0], np.asarray(m_labels, np.float32))  # pixels move with labels
+
+
+# --- every method: hooks and one traced step (no compile) --------------------------------------
+
+@pytest.fixture(scope="module")
+def traced():
+    """{method: (run, state_out, metrics)} from jax.eval_shape of one train step."""
+    from ssseg.train.setup import build_run
+    from ssseg.train.step import train_step
+
+    out = {}
+
+    def get(name, *overrides):
+        key = (name, overrides)
+        if key not in out:
+            run = build_run(method_config(name, *overrides))
+            num_classes = len(run.spec.class_names)
+            batch = {"labeled": fabricated_labeled_batch(run.cfg, num_classes)}
+            if run.ctx.method.USES_UNLABELED:
+                batch["unlabeled"] = fabricated_unlabeled_batch(run.cfg, num_classes)
+            step = functools.partial(train_step, ctx=run.ctx)
+            state_out, metrics = jax.eval_shape(step, run.state, batch, jax.random.key(0))
+            out[key] = (run, state_out, metrics)
+        return out[key]
+
+    return get
+
+
+@pytest.mark.parametrize("name", ALL_METHODS)
+def test_step_keeps_the_state_structure_and_reports_diagnostics(traced, name):
+    run, state_out, metrics = traced(name)
+    assert jax.tree.structure(state_out) == jax.tree.structure(run.state)
+    assert metrics["loss"].shape == ()
+    if run.ctx.method.USES_UNLABELED:
+        num_classes = len(run.spec.class_names)
+        for key in ("mask_ratio", "pseudo_acc", "pseudo_acc_all", "pseudo_miou"):
+            assert metrics[key].shape == (), key
+        assert metrics["pseudo_counts"].shape == (num_classes,)
+        assert metrics["pseudo_iou"].shape == (num_classes,)
+
+
+@pytest.mark.parametrize("name,overrides", [
+    ("unimatch", ("--config.method.teacher=ema", "--config.method.class_adaptive=true")),
+    ("unimatch", ("--config.method.dual_strong=false", "--config.method.feature_perturb=false",
+                  "--config.method.cutmix_prob=0")),
+    ("fixmatch", ("--config.method.teacher=ema",)),
+    ("cps", ("--config.method.teacher=ema", "--config.method.class_adaptive=true")),
+])
+def test_switches_trace(traced, name, overrides):
+    run, state_out, metrics = traced(name, *overrides)
+    assert jax.tree.structure(state_out) == jax.tree.structure(run.state)
+    cfg = run.cfg.method
+    assert ("teacher" in run.state.extra) == (cfg.teacher == "ema")
+    if cfg.class_adaptive:
+        assert metrics["thresholds"].shape == (len(run.spec.class_names),)
+        np.testing.assert_allclose(run.state.extra["class_conf"], 1 / len(run.spec.class_names))
+
+
+def test_cps_networks_differ_and_are_evaluated_separately(traced):
+    run, _, _ = traced("cps")
+    params = run.state.params
+    assert set(params) == {"a", "b"}
+    pairs = list(zip(jax.tree.leaves(params["a"]), jax.tree.leaves(params["b"])))
+    assert all(a.shape == b.shape for a, b in pairs)
+    assert any(not np.array_equal(a, b) for a, b in pairs)  # differently initialised
+    assert list(run.ctx.method.eval_models(run.state)) == ["a", "b"]
+    mask = run.ctx.method.head_mask(params)
+    assert jax.tree.structure(mask) == jax.tree.structure(params)
+    ema_run, _, _ = traced("cps", "--config.method.teacher=ema", "--config.method.class_adaptive=true")
+    assert list(ema_run.ctx.method.eval_models(ema_run.state)) == ["teacher_a", "teacher_b", "a", "b"]
+
+
+def test_bad_method_keys_are_one_line_errors():
+    from ssseg.errors import ConfigError
+    from ssseg.train.setup import build_run
+
+    with pytest.raises(ConfigError, match="config.method.teacher='mean'"):
+        build_run(method_config("fixmatch", "--config.method.teacher=mean"))
+    with pytest.raises(ConfigError, match="conf_thresh"):
+        build_run(method_config("unimatch", "--config.method.conf_thresh=1.5"))
