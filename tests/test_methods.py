@@ -94,9 +94,12 @@ def test_diagnostics_against_hidden_truth():
     np.testing.assert_array_equal(m["pseudo_counts"], [1, 1])
     assert float(m["pseudo_acc"]) == pytest.approx(1 / 2)  # confident: (0 vs 0) right, (1 vs 0) wrong
     assert float(m["pseudo_acc_all"]) == pytest.approx(2 / 3)
-    # class 0: inter 1, union 2; class 1: inter 1, union 2
-    np.testing.assert_allclose(m["pseudo_iou"], [0.5, 0.5])
+    # class 0: inter 1, union 2; class 1: inter 1, union 2 (the padding pixel counts nowhere)
+    np.testing.assert_array_equal(m["pseudo_inter"], [1, 1])
+    np.testing.assert_array_equal(m["pseudo_union"], [2, 2])
     assert float(m["pseudo_miou"]) == pytest.approx(0.5)
+    three = _pseudo.diagnostics(jnp.pad(probs, ((0, 0), (0, 0), (0, 0), (0, 1))), confident, valid, truth)
+    assert float(three["pseudo_miou"]) == pytest.approx(0.5)  # a class absent from truth and prediction is skipped
     m_none = _pseudo.diagnostics(probs, confident, valid, jnp.full((1, 1, 4), 255))
     assert np.isnan(float(m_none["pseudo_acc"])) and np.isnan(float(m_none["pseudo_miou"]))
 
@@ -198,7 +201,7 @@ def test_step_keeps_the_state_structure_and_reports_diagnostics(traced, name):
         for key in ("mask_ratio", "pseudo_acc", "pseudo_acc_all", "pseudo_miou"):
             assert metrics[key].shape == (), key
         assert metrics["pseudo_counts"].shape == (num_classes,)
-        assert metrics["pseudo_iou"].shape == (num_classes,)
+        assert metrics["pseudo_inter"].shape == metrics["pseudo_union"].shape == (num_classes,)
 
 
 @pytest.mark.parametrize("name,overrides", [

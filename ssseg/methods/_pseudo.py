@@ -29,8 +29,12 @@ pixels, not by the number of confident ones.
 Diagnostics (aux["metrics"], never used for training): mask ratio, per-class
 counts of confident pseudo-labels, and — against the hidden truth
 `batch["unlabeled"]["label"]` (255 = ignore) — accuracy of the confident
-pseudo-labels, accuracy of all weak-view argmaxes, per-class IoU and mIoU of
-the weak-view argmax (classes absent from both: NaN, logged as null).
+pseudo-labels (NaN when none is confident), accuracy of all weak-view
+argmaxes, their mIoU over the classes present in the batch, and per-class
+intersection and union pixel counts. The trainer logs window means, so the
+counts stay additive: a class's pseudo-label IoU over a logging window is
+pseudo_inter[c] / pseudo_union[c] (rare classes are absent from most
+batches, and a per-step IoU would be undefined there).
 """
 
 from __future__ import annotations
@@ -162,7 +166,9 @@ def diagnostics(probs_bhwk, confident_bhw, valid_bhw, truth_bhw=None, thresholds
         pred_onehot = pseudo_onehot * known[..., None]
         inter = jnp.sum(pred_onehot * truth_onehot, axis=(0, 1, 2))
         union = jnp.sum(pred_onehot, axis=(0, 1, 2)) + jnp.sum(truth_onehot, axis=(0, 1, 2)) - inter
-        iou = jnp.where(union > 0, inter / jnp.maximum(union, 1.0), jnp.nan)
-        metrics["pseudo_iou"] = iou
-        metrics["pseudo_miou"] = jnp.nanmean(iou)
+        present = union > 0
+        iou = inter / jnp.maximum(union, 1.0)
+        metrics["pseudo_miou"] = _ratio(jnp.sum(jnp.where(present, iou, 0.0)), jnp.sum(present))
+        metrics["pseudo_inter"] = inter
+        metrics["pseudo_union"] = union
     return jax.lax.stop_gradient(metrics)
