@@ -76,6 +76,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.batch_size = 8
     c.data.unlabeled_batch_size = 8
     c.data.repeat_factor_thresh = 0.0  # >0: repeat rare-class labeled images (LVIS repeat-factor sampling)
+    c.data.foreground_crop_prob = 0.0  # labeled crops moved onto a defect pixel with this probability (nnU-Net)
     c.data.eval_mode = "whole"  # or "sliding"
     c.data.eval_batch_size = 8
     c.data.worker_count = 0

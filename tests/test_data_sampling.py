@@ -24,3 +24,19 @@ def test_repeat_factor_ids_is_deterministic_and_off_at_zero():
     once = repeat_factor_ids(ids, PRESENCE, 0.5, seed=3)
     assert once == repeat_factor_ids(ids, PRESENCE, 0.5, seed=3)
     assert once[:2] == ["a", "b"] and set(once) == set(ids)
+
+
+def test_foreground_crop_always_contains_the_defect_and_unlabeled_crops_ignore_it():
+    from ml_collections import ConfigDict
+
+    from ssseg.data.transforms import example_rng, train_transform
+
+    label = np.zeros((200, 300), np.uint8)
+    label[150, 20] = 3  # one defect pixel far from the centre
+    record = {"image": np.zeros((200, 300, 1), np.uint8), "label": label}
+    cfg = ConfigDict(dict(base_size=300, crop_size=32, scale_range=(1.0, 1.0), hflip=True, vflip=True,
+                          foreground_crop_prob=1.0))
+    hits = [train_transform(record, example_rng(0, s, 0), cfg, labeled=True)["label"].max() == 3 for s in range(20)]
+    assert all(hits)
+    misses = [train_transform(record, example_rng(0, s, 0), cfg, labeled=False)["label"].max() == 3 for s in range(20)]
+    assert sum(misses) < 5  # 1 pixel in 300x200: a random 32² crop rarely holds it

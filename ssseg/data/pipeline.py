@@ -40,7 +40,9 @@ class _TrainExample:
     def __call__(self, index: int, example_id: str) -> dict:
         step, slot = divmod(index, self.batch_size)
         rng = transforms.example_rng(self.seed, step, slot, self.stream)
-        return transforms.train_transform(self.sources.record(example_id), rng, self.data_cfg)
+        return transforms.train_transform(
+            self.sources.record(example_id), rng, self.data_cfg, labeled=self.stream == transforms.LABELED_STREAM
+        )
 
 
 def _stack_labeled(examples: Sequence[dict]) -> dict:

@@ -93,15 +93,35 @@ def sample_geometry(
     scale_range: tuple[float, float],
     hflip: bool,
     vflip: bool,
+    label: np.ndarray | None = None,
+    foreground_prob: float = 0.0,
 ) -> Geometry:
-    """Draw scale, crop position and flips for an image of size `hw` (always 4 draws, in this order)."""
+    """Draw scale, crop position and flips for an image of size `hw` (always 4 draws, in this order).
+
+    With `foreground_prob` > 0 (labeled examples only: it reads the label), a
+    further draw decides whether the crop is moved onto a foreground pixel."""
     scale = rng.uniform(scale_range[0], scale_range[1])
     resized_hw = long_side_size(hw, max(1, int(base_size * scale + 0.5)))
     padded_h, padded_w = max(resized_hw[0], crop_size), max(resized_hw[1], crop_size)
     crop_y = int(rng.integers(0, padded_h - crop_size + 1))
     crop_x = int(rng.integers(0, padded_w - crop_size + 1))
     do_hflip, do_vflip = rng.random() < 0.5, rng.random() < 0.5
+    if foreground_prob > 0 and label is not None and rng.random() < foreground_prob:
+        crop_y, crop_x = _foreground_crop(rng, label, resized_hw, (padded_h, padded_w), crop_size, (crop_y, crop_x))
     return Geometry(resized_hw, (crop_y, crop_x), bool(hflip and do_hflip), bool(vflip and do_vflip))
+
+
+def _foreground_crop(rng, label, resized_hw, padded_hw, crop_size, fallback):
+    """Top-left of a crop that contains a random foreground (class > 0) pixel, as
+    nnU-Net's foreground oversampling: tiny defects otherwise rarely land in a crop."""
+    fg = np.argwhere((label > 0) & (label != IGNORE_LABEL))
+    if not len(fg):
+        return fallback
+    y, x = fg[int(rng.integers(len(fg)))]
+    y = int(y * resized_hw[0] / label.shape[0])
+    x = int(x * resized_hw[1] / label.shape[1])
+    off_y, off_x = int(rng.integers(crop_size)), int(rng.integers(crop_size))
+    return (int(np.clip(y - off_y, 0, padded_hw[0] - crop_size)), int(np.clip(x - off_x, 0, padded_hw[1] - crop_size)))
 
 
 def apply_geometry(image: np.ndarray, label: np.ndarray, geometry: Geometry, crop_size: int) -> dict:
@@ -118,8 +138,10 @@ def apply_geometry(image: np.ndarray, label: np.ndarray, geometry: Geometry, cro
     }
 
 
-def train_transform(record: dict, rng: np.random.Generator, data_cfg) -> dict:
-    """Random joint geometry of one record, configured by data_cfg (base_size, crop_size, scale_range, hflip, vflip)."""
+def train_transform(record: dict, rng: np.random.Generator, data_cfg, *, labeled: bool = False) -> dict:
+    """Random joint geometry of one record, configured by data_cfg (base_size, crop_size, scale_range, hflip,
+    vflip; for labeled examples also foreground_crop_prob). Unlabeled crops never look at the label."""
+    foreground_prob = float(getattr(data_cfg, "foreground_crop_prob", 0.0) or 0.0) if labeled else 0.0
     geometry = sample_geometry(
         rng,
         record["label"].shape,
@@ -128,6 +150,8 @@ def train_transform(record: dict, rng: np.random.Generator, data_cfg) -> dict:
         scale_range=tuple(data_cfg.scale_range),
         hflip=bool(data_cfg.hflip),
         vflip=bool(getattr(data_cfg, "vflip", False)),
+        label=record["label"] if foreground_prob > 0 else None,
+        foreground_prob=foreground_prob,
     )
     return apply_geometry(record["image"], record["label"], geometry, int(data_cfg.crop_size))
 
