@@ -4,11 +4,14 @@
         --workdir runs/mt_sup_1_8 --config.data.manual_dir=../shared/data/magnetic_tile
 
 Args: method, budget (1/16, 1/8, 1/4, 1/2, full), seed, preset (`cpu`: the
-small DeepLabV3+ that converges in ~15 minutes on 2 CPU cores; `paper`:
+small DeepLabV3+ at 128² crops, 3000 steps, ~15 minutes of an idle 2-core
+CPU for the supervised regime; `paper`:
 DeepLabV3+ ResNet-101, deep stem, OS 16, UniMatch's SGD recipe), smoke.
 Departures from UniMatch for this data, and why: CE + Dice with class weights
 from the labeled budget (background is ~98% of pixels; plain CE learns
-background only), vertical flips (tiles have no up/down).
+background only), repeat-factor sampling of defect images and foreground
+crops for the labeled stream (a 1/8 budget holds 34 defect images among 117),
+vertical flips (tiles have no up/down).
 """
 
 from ssseg.configs import base_config, parse_arg, set_budget_and_method, shrink_for_smoke
@@ -24,17 +27,24 @@ def get_config(arg=None):
     c.loss.name = "ce_dice"
     c.loss.class_weight_power = 0.5
     if args.preset == "cpu":
-        c.data.base_size = 160
+        # Tuned on this data (runs of 1500 steps learned no defect class at 1/8):
+        # defect images repeated (LVIS repeat factor 0.3), half the labeled crops
+        # moved onto a defect pixel (nnU-Net), milder class weights (power 0.25),
+        # 256-px long side so blowholes and cracks survive the resize.
+        c.data.base_size = 256
         c.data.crop_size = 128
-        c.data.scale_range = (0.75, 1.5)
+        c.data.scale_range = (0.75, 1.25)
+        c.data.repeat_factor_thresh = 0.3
+        c.data.foreground_crop_prob = 0.5
         c.data.batch_size = 8
         c.data.unlabeled_batch_size = 8
+        c.loss.class_weight_power = 0.25
         c.model.backbone = "small"
-        c.model.width = 24
+        c.model.width = 32
         c.optim.name = "adamw"
-        c.optim.lr = 2e-3
+        c.optim.lr = 4e-3
         c.optim.warmup_steps = 50
-        c.train.steps = 1500
+        c.train.steps = 3000
         c.train.eval_every = 500
         c.train.checkpoint_every = 250
     elif args.preset == "paper":
