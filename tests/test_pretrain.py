@@ -112,8 +112,9 @@ def test_pixel_propagation_with_orthogonal_cells_and_identity_transform():
 def test_two_views_are_reproducible_and_differ():
     imgs = (np.arange(2 * 16 * 16) % 251).astype(np.uint8).reshape(2, 16, 16, 1)
     valid = np.ones((2, 16, 16), bool)
-    vc = views.ViewConfig(size=8, scale=(0.3, 1.0), ratio=(0.75, 1.33), hflip=True, vflip=True, brightness=0.2,
-                          contrast=0.4, gamma=0.3, blur_prob=0.5, blur_sigma=(0.1, 1.0), noise_std=0.02)
+    vc = views.ViewConfig(size=8, scale=(0.3, 1.0), ratio=(0.75, 1.33), hflip=True, vflip=True,
+                          jitter=(0.4, 0.4, 0.2, 0.1), p_jitter=0.8, p_grayscale=0.2, blur_prob=0.5,
+                          blur_sigma=(0.1, 1.0))
     a, va, ga = views.two_views(jax.random.key(3), imgs, valid, vc)
     b, _, _ = views.two_views(jax.random.key(3), imgs, valid, vc)
     np.testing.assert_array_equal(a, b)

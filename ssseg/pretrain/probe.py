@@ -103,16 +103,16 @@ def fit(ctx, params, batch_stats, batches, num_classes: int, ridge: float, power
 
 
 def solve_ridge(xtx: np.ndarray, xty: np.ndarray, ridge: float) -> np.ndarray:
-    """argmin_W ‖X W − Y‖²_w + λ‖W[:-1]‖² from the normal equations (X's last column is the bias).
+    """argmin_W ‖X W − Y‖²_w + λ Σ_d var_d ‖W[d]‖² from the normal equations (X's last column is the bias).
 
-    λ = ridge × n × the mean feature variance, so `ridge` is scale-free; the
-    bias is not penalised and the features are not assumed centred."""
-    n = xtx[-1, -1]
-    mean = xtx[-1, :-1] / max(n, 1e-12)
-    cov = xtx[:-1, :-1] / max(n, 1e-12) - np.outer(mean, mean)
-    penalty = ridge * max(float(np.mean(np.diag(cov))), 1e-12) * n
+    Penalising each feature in proportion to its (weighted) variance is ridge
+    on standardised features: levels of very different scale are treated
+    alike, `ridge` is scale-free, and the bias is not penalised."""
+    n = max(float(xtx[-1, -1]), 1e-12)
+    mean = xtx[-1, :-1] / n
+    var = np.maximum(np.diag(xtx)[:-1] / n - mean**2, 1e-12)
     system = np.array(xtx, np.float64)
-    system[:-1, :-1] += penalty * np.eye(len(cov))
+    system[:-1, :-1] += np.diag(ridge * n * var)
     return np.linalg.solve(system, xty)
 
 

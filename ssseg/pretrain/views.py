@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 
-import dm_pix as pix
 import flax.struct
 import jax
 import jax.numpy as jnp
+
+from ssseg.augment.photometric import strong_photometric
 
 
 @flax.struct.dataclass
@@ -32,19 +33,18 @@ class ViewGeometry:
 
 @dataclasses.dataclass(frozen=True)
 class ViewConfig:
-    """Read from `config.method` (see the pretrain_* methods' defaults())."""
+    """Read from `config.method` (see `view_defaults`)."""
 
     size: int
     scale: tuple[float, float]  # box area as a fraction of the source crop
     ratio: tuple[float, float]  # box aspect ratio w/h
     hflip: bool
     vflip: bool
-    brightness: float  # additive, in [0,1] units
-    contrast: float  # multiplicative around the mean, 1 ± contrast
-    gamma: float  # exponent in [1-gamma, 1+gamma]
+    jitter: tuple[float, float, float, float]  # brightness, contrast, saturation, hue
+    p_jitter: float
+    p_grayscale: float
     blur_prob: float
     blur_sigma: tuple[float, float]  # in view pixels
-    noise_std: float
 
     @classmethod
     def from_method_cfg(cls, m, crop_size: int) -> "ViewConfig":
@@ -54,12 +54,11 @@ class ViewConfig:
             ratio=tuple(m.view_ratio),
             hflip=bool(m.view_hflip),
             vflip=bool(m.view_vflip),
-            brightness=float(m.brightness),
-            contrast=float(m.contrast),
-            gamma=float(m.gamma),
+            jitter=tuple(m.color_jitter),
+            p_jitter=float(m.p_jitter),
+            p_grayscale=float(m.p_grayscale),
             blur_prob=float(m.blur_prob),
             blur_sigma=tuple(m.blur_sigma),
-            noise_std=float(m.noise_std),
         )
 
 
@@ -126,26 +125,9 @@ def render(images01, valid, geom: ViewGeometry):
 
 
 def jitter(rng, views01, vc: ViewConfig):
-    """Per-image brightness, contrast, gamma, Gaussian blur and noise on [0,1] views (dm-pix)."""
-    def one(key, img):
-        kb, kc, kg, kp, ks, kn = jax.random.split(key, 6)
-        img = pix.random_brightness(kb, img, vc.brightness) if vc.brightness > 0 else img
-        if vc.contrast > 0:
-            img = pix.random_contrast(kc, img, 1.0 - vc.contrast, 1.0 + vc.contrast)
-        img = jnp.clip(img, 0.0, 1.0)
-        if vc.gamma > 0:
-            img = pix.random_gamma(kg, img, 1.0 - vc.gamma, 1.0 + vc.gamma)
-        if vc.blur_prob > 0:
-            sigma = jax.random.uniform(ks, (), minval=vc.blur_sigma[0], maxval=vc.blur_sigma[1])
-            kernel = 2 * int(round(3 * vc.blur_sigma[1])) + 1
-            blurred = pix.gaussian_blur(img, sigma, kernel)
-            img = jnp.where(jax.random.bernoulli(kp, vc.blur_prob), blurred, img)
-        if vc.noise_std > 0:
-            img = img + vc.noise_std * jax.random.normal(kn, img.shape)
-        return jnp.clip(img, 0.0, 1.0)
-
-    keys = jax.random.split(rng, views01.shape[0])
-    return jax.vmap(one)(keys, views01)
+    """Per-image colour jitter, grayscale and Gaussian blur on [0,1] views (ssseg.augment's strong view)."""
+    return strong_photometric(rng, views01, jitter=vc.jitter, p_jitter=vc.p_jitter, p_grayscale=vc.p_grayscale,
+                              p_blur=vc.blur_prob, blur_sigma=vc.blur_sigma)
 
 
 def two_views(rng, images_uint8, valid, vc: ViewConfig):
@@ -171,18 +153,18 @@ def view_defaults(m) -> None:
     crop at a random scale, and defects are a few pixels wide, so the views are
     milder sub-crops (area 0.35-1 of that crop) that keep defects visible and
     make overlapping views (PixPro's positives) the rule. Photometric: BYOL's
-    contrast 0.4 and Gaussian blur with p = 0.5 (its two views use 1.0 / 0.1),
-    sigma scaled from 0.1-2.0 px at 224 px to 0.1-1.2 px at 128 px; brightness
-    as an additive ±0.2, gamma and a little sensor noise instead of the colour
-    jitter that grayscale images cannot use."""
+    (Grill et al. 2020, appendix B) colour jitter (0.4, 0.4, 0.2, 0.1) with
+    p = 0.8, grayscale p = 0.2 and Gaussian blur with p = 0.5 (the mean of its
+    two views' 1.0 and 0.1), sigma scaled from 0.1-2.0 px at 224 px to
+    0.1-1.2 px at 128 px; no solarisation. Grayscale images get brightness
+    and contrast only (ssseg.augment.photometric)."""
     m.view_size = 0  # 0: the host crop size
     m.view_scale = (0.35, 1.0)
     m.view_ratio = (3 / 4, 4 / 3)
     m.view_hflip = True
     m.view_vflip = False  # True suits top-down imagery (tiles, wafers); off for street scenes
-    m.brightness = 0.2
-    m.contrast = 0.4
-    m.gamma = 0.3
+    m.color_jitter = (0.4, 0.4, 0.2, 0.1)
+    m.p_jitter = 0.8
+    m.p_grayscale = 0.2
     m.blur_prob = 0.5
     m.blur_sigma = (0.1, 1.2)
-    m.noise_std = 0.02
