@@ -95,14 +95,17 @@ def test_init_from_loads_exactly_the_pretrained_encoder(pretrained_workdir, pixp
         np.testing.assert_array_equal(got, want)
 
 
-def test_init_from_refuses_a_different_encoder(pretrained_workdir):
+def test_init_from_refuses_a_different_encoder(pretrained_workdir, tmp_path):
     wider = build_run(load_config(SMOKE.format("supervised"), ["--config.model.width=12"])).state
     with pytest.raises(CheckpointError, match="encoder does not match.*model.arch/backbone/width"):
         initial_weights(wider.params, wider.batch_stats, pretrained_workdir)
     with pytest.raises(CheckpointError, match="checkpoints/7' does not exist"):
         resolve_source(os.path.join(pretrained_workdir, "checkpoints", "7"))
-    os.makedirs(os.path.join(pretrained_workdir, "checkpoints", "9"))
-    assert resolve_source(os.path.join(pretrained_workdir, "checkpoints", "9")) == (pretrained_workdir, 9)
+    fake = tmp_path / "run"
+    (fake / "checkpoints" / "9").mkdir(parents=True)
+    (fake / "config.json").write_text("{}")
+    assert resolve_source(str(fake / "checkpoints" / "9")) == (str(fake), 9)
+    assert resolve_source(str(fake)) == (str(fake), None)
 
 
 def test_transfer_loads_decoder_arrays_that_match_and_lists_the_rest():
@@ -119,3 +122,15 @@ def test_transfer_loads_decoder_arrays_that_match_and_lists_the_rest():
     renamed = {"encoder": {"conv2": np.ones((3, 3))}, "decoder": {}}
     with pytest.raises(CheckpointError, match=r"encoder\['conv'\] is missing there"):
         transfer(target, renamed, "params")
+
+
+def test_init_from_fills_every_network_of_a_two_network_method(pretrained_workdir, pixpro_run):
+    cps = build_run(load_config(SMOKE.format("cps"))).state
+    params, stats, report = initial_weights(cps.params, cps.batch_stats, pretrained_workdir)
+    want = jax.tree.leaves(pixpro_run.state.params["encoder"])
+    for name in ("a", "b"):
+        for got, src in zip(jax.tree.leaves(params[name]["encoder"]), want):
+            np.testing.assert_array_equal(got, np.asarray(src) + 0.5)
+        for got, fresh in zip(jax.tree.leaves(params[name]["decoder"]), jax.tree.leaves(cps.params[name]["decoder"])):
+            np.testing.assert_array_equal(got, fresh)
+    assert "loaded params[b] encoder (36 arrays)" in " ".join(report)

@@ -12,6 +12,8 @@ semi-supervised run, the segmentation-shaped network of a `pretrain_*` run.
   classes) stay freshly initialised and are listed.
 - Parts the source method did not train (its `PRETRAINED_PARTS`, e.g. only
   the encoder for self-supervised pretraining) are not loaded at all.
+- Methods that keep several networks side by side (CPS: {"a": net, "b":
+  net}) get the source's weights in each of them.
 - Optimizer state and step start fresh; a method's `init_extra` (e.g. an EMA
   teacher) is rebuilt from the loaded weights.
 
@@ -134,11 +136,35 @@ def load_source(init_from: str):
     return jax.device_get(params), jax.device_get(batch_stats), parts, source_run
 
 
+def networks(tree: dict) -> list[str] | None:
+    """Names of the segmentation networks a method keeps side by side ({"a": net, "b": net} for CPS),
+    or None when `tree` is one network ({"encoder": ..., ...})."""
+    if ENCODER_KEY in tree:
+        return None
+    names = [k for k, v in tree.items() if isinstance(v, dict) and ENCODER_KEY in v]
+    if not names:
+        raise CheckpointError(f"init_from: this run's parameters have no {ENCODER_KEY!r} to load into "
+                              f"(top-level keys {sorted(tree)})")
+    return sorted(names)
+
+
+def _transfer_all(target: dict, source: dict, what: str, parts) -> tuple[dict, list[str]]:
+    """`transfer` into one network, or into each of several (every one starts from the source)."""
+    names = networks(target)
+    if names is None:
+        return transfer(target, source, what, parts)
+    out, report = dict(target), []
+    for name in names:
+        out[name], lines = transfer(target[name], source, f"{what}[{name}]", parts)
+        report += lines
+    return out, report
+
+
 def initial_weights(params, batch_stats, init_from: str) -> tuple[dict, dict, list[str]]:
     """(params, batch_stats, report lines) with the source's weights where they belong."""
     src_params, src_stats, parts, source_run = load_source(init_from)
-    params, report = transfer(params, src_params, "params", parts)
-    batch_stats, report_bs = transfer(batch_stats, src_stats, "batch_stats", parts)
+    params, report = _transfer_all(params, src_params, "params", parts)
+    batch_stats, report_bs = _transfer_all(batch_stats, src_stats, "batch_stats", parts)
     header = f"init_from {init_from} (method {source_run.cfg.method.name}, step {int(source_run.state.step)}):"
     return params, batch_stats, [header] + report + report_bs
 
