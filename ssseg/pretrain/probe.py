@@ -117,16 +117,32 @@ def solve_ridge(xtx: np.ndarray, xty: np.ndarray, ridge: float) -> np.ndarray:
 
 
 def probe_metrics(run, params, batch_stats, fit_batches, eval_batches) -> dict:
-    """Fit on `fit_batches`, score on `eval_batches`; the summarize() dict of ssseg.eval.metrics."""
+    """Fit on `fit_batches`, score on `eval_batches`: the summarize() dict of ssseg.eval.metrics,
+    plus `binary_defect_iou` (defect vs not, from the same fit: the defect classes' scores summed)
+    where the dataset names defect classes — steadier than per-class IoU on a few labeled defects."""
     m = run.ctx.method_cfg
     k = len(run.spec.class_names)
     weights = fit(run.ctx, params, batch_stats, fit_batches, k, float(m.probe_ridge), float(m.probe_class_weight_power))
+    defects = list(run.spec.defect_classes or ())
+    # Least squares is linear in the targets: the binary fit is the K-class fit with columns summed.
+    collapse = np.zeros((k, 2))
+    collapse[:, 0] = 1.0
+    collapse[defects] = (0.0, 1.0)
+    to_binary = np.where(np.isin(np.arange(256), defects), 1, 0)
+    to_binary[IGNORE] = IGNORE
     w = jnp.asarray(weights, jnp.float32)
-    total = np.zeros((k, k), np.int64)
+    w_binary = jnp.asarray(weights @ collapse, jnp.float32)
+    total, binary = np.zeros((k, k), np.int64), np.zeros((2, 2), np.int64)
     for b in eval_batches:
         total += np.asarray(_confusion(run.ctx, params, batch_stats, b["image"], b["label"], k, w), np.int64)
+        if defects:
+            labels = to_binary[np.asarray(b["label"])]
+            binary += np.asarray(_confusion(run.ctx, params, batch_stats, b["image"], labels, 2, w_binary), np.int64)
     result = summarize(total, run.spec.class_names, run.spec.defect_classes)
     result["confusion_matrix"] = total.tolist()
+    if defects:
+        union = binary[1].sum() + binary[:, 1].sum() - binary[1, 1]
+        result["binary_defect_iou"] = float(binary[1, 1] / union) if union else None
     return result
 
 
