@@ -92,6 +92,7 @@ def test_diagnostics_against_hidden_truth():
     m = _pseudo.diagnostics(probs, confident, valid, truth)
     assert float(m["mask_ratio"]) == pytest.approx(2 / 3)
     np.testing.assert_array_equal(m["pseudo_counts"], [1, 1])
+    np.testing.assert_array_equal(m["pseudo_correct"], [1, 0])
     assert float(m["pseudo_acc"]) == pytest.approx(1 / 2)  # confident: (0 vs 0) right, (1 vs 0) wrong
     assert float(m["pseudo_acc_all"]) == pytest.approx(2 / 3)
     # class 0: inter 1, union 2; class 1: inter 1, union 2 (the padding pixel counts nowhere)

@@ -29,7 +29,9 @@ pixels, not by the number of confident ones.
 Diagnostics (aux["metrics"], never used for training): mask ratio, per-class
 counts of confident pseudo-labels, and — against the hidden truth
 `batch["unlabeled"]["label"]` (255 = ignore) — accuracy of the confident
-pseudo-labels (NaN when none is confident), accuracy of all weak-view
+pseudo-labels (NaN when none is confident) and per class how many of them
+are right (`pseudo_correct`: precision_c = pseudo_correct[c] / pseudo_counts[c]
+where the truth is known), accuracy of all weak-view
 argmaxes, their mIoU over the classes present in the batch, and per-class
 intersection and union pixel counts. The trainer logs window means, so the
 counts stay additive: a class's pseudo-label IoU over a logging window is
@@ -161,6 +163,8 @@ def diagnostics(probs_bhwk, confident_bhw, valid_bhw, truth_bhw=None, thresholds
         known = valid_bhw & (truth_bhw != IGNORE)
         correct = pseudo == truth_bhw
         metrics["pseudo_acc"] = _ratio(jnp.sum(correct & used & known), jnp.sum(used & known))
+        # Per class: confident pseudo-labels that are right (precision_c = this / pseudo_counts[c]).
+        metrics["pseudo_correct"] = jnp.sum(pseudo_onehot * (correct & used & known)[..., None], axis=(0, 1, 2))
         metrics["pseudo_acc_all"] = _ratio(jnp.sum(correct & known), jnp.sum(known))
         truth_onehot = jax.nn.one_hot(jnp.where(known, truth_bhw, 0), num_classes) * known[..., None]
         pred_onehot = pseudo_onehot * known[..., None]
