@@ -156,3 +156,13 @@ def test_probe_class_weights_and_ridge_recovers_a_linear_map():
     true_w = rng.normal(size=(4, 2))
     solved = probe.solve_ridge(x.T @ x, x.T @ (x @ true_w), ridge=0.0)
     np.testing.assert_allclose(solved, true_w, atol=1e-8)
+
+
+def test_pixpro_pools_fine_levels_to_the_grid_limit():
+    from ssseg.methods.pretrain_pixpro import pool_to_grid
+
+    x = jnp.arange(2 * 1 * 8 * 8 * 1, dtype=jnp.float32).reshape(2, 1, 8, 8, 1)
+    assert pool_to_grid(x, 8) is x
+    pooled = pool_to_grid(x, 3)  # 8 -> 4 -> 2 cells a side
+    assert pooled.shape == (2, 1, 2, 2, 1)
+    np.testing.assert_allclose(pooled[0, 0, 0, 0, 0], np.asarray(x[0, 0, :4, :4, 0]).mean())

@@ -37,6 +37,9 @@ def defaults() -> ml_collections.ConfigDict:
     # Encoder outputs the dense loss is applied to (-1: the deepest, as in
     # PixPro; 0 adds the stride-4 features that DeepLabV3+'s decoder also reads).
     m.feature_levels = (-1,)
+    # Levels finer than this many cells a side are average-pooled by powers of 2
+    # first (cost grows as cells²: a 32×32 stride-4 grid is 16× a 16×16 one).
+    m.dense_max_side = 16
     # PixPro §4: 2048-wide hidden layer, 256-d output for ResNet-50's 2048-d
     # C5; scaled to the CPU preset's 192-d feature.
     m.proj_hidden = 512
@@ -78,8 +81,22 @@ def init_params(cfg, spec, params, batch_stats):
     return {**params, layout.HEADS_KEY: ssl_heads}, batch_stats
 
 
+def pool_to_grid(feats: jax.Array, max_side: int) -> jax.Array:
+    """Average-pool [2, B, h, w, C] by the smallest integer factor that brings the longer side
+    to <= max_side: the pairwise terms grow as (h·w)², so fine levels are compared on a coarser grid."""
+    two, b, h, w, c = feats.shape
+    factor = 1
+    while max(h, w) // factor > max_side and h % (2 * factor) == 0 and w % (2 * factor) == 0:
+        factor *= 2
+    if factor == 1:
+        return feats
+    return feats.reshape(two, b, h // factor, factor, w // factor, factor, c).mean(axis=(3, 5))
+
+
 def _dense_terms(m, ssl_heads, target_projector, feats, target_feats, valid, geoms, level):
     """PixPro loss at one encoder level, and the mean number of positive pairs per image."""
+    feats = pool_to_grid(feats, int(m.dense_max_side))
+    target_feats = pool_to_grid(target_feats, int(m.dense_max_side))
     two, b, h, w, c = feats.shape
     cells = objectives.cell_valid(valid.reshape(two * b, *valid.shape[2:]), (h, w)).reshape(two, b, h * w)
     key = str(level)
