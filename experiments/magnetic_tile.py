@@ -89,15 +89,26 @@ ABLATION_SWITCHES = {
 }
 
 
+# The semi-supervised quality bar (issue 3): the methods against their own
+# baseline at the two small budgets, same steps for all. 1500 steps (half the
+# preset) so the 18 cells fit in about two hours of a 2-core CPU.
+SEMI_METHODS = ("supervised", "fixmatch", "unimatch")
+SEMI_BUDGETS = ("1/16", "1/8")
+SEMI_STEPS = 1500
+
+
 def get_sweep(name):
     """`main`: regimes x budgets x seeds (report rows = regime); `ablation`:
-    UniMatch components at 1/8 x seeds (report rows = variant)."""
+    UniMatch components at 1/8 x seeds (report rows = variant); `semi`:
+    supervised vs fixmatch vs unimatch at 1/16 and 1/8 x seeds, 1500 steps."""
     from ssseg.sweep import SweepError, ablation_grid, grid, pretrain_cells, switch_variants
 
     if name == "main":
         pretrain = pretrain_cells(SEEDS, method=PRETRAIN_METHOD, extra_arg=f"budget={MAIN_BUDGETS[0]}")
         return pretrain + grid(MAIN_REGIMES, MAIN_BUDGETS, SEEDS)
+    if name == "semi":
+        return grid(SEMI_METHODS, SEMI_BUDGETS, SEEDS, overrides={"train.steps": SEMI_STEPS})
     if name == "ablation":
         variants = switch_variants(ABLATION_SWITCHES, reference="unimatch")
         return ablation_grid("method=unimatch", variants, SEEDS, budget="1/8")
-    raise SweepError(f"sweep {name!r} not in experiments/magnetic_tile.py: expected main or ablation")
+    raise SweepError(f"sweep {name!r} not in experiments/magnetic_tile.py: expected main, semi or ablation")
