@@ -11,6 +11,7 @@ from ssseg.report.aggregate import METRICS, results_table, table_runs
 from ssseg.report.load import ReportError, budget_sort_key, coordinate, load_results
 from ssseg.report.per_class import per_class_iou_frame, plot_per_class_heatmap
 from ssseg.report.plots import plot_learning_curves, plot_miou_vs_budget
+from ssseg.report import pseudo_labels
 from ssseg.report.render import to_csv, to_latex, to_markdown
 
 
@@ -29,7 +30,8 @@ def write_report(root: str | Path, out_dir: str | Path | None = None,
                  metrics: Sequence[str] | None = None, split: str = "test",
                  row_key: str = "auto") -> list[Path]:
     """Write ``<metric>.{md,tex,csv}``, ``<metric>_vs_budget.png``, ``learning_curves.png``,
-    ``per_class_iou_<budget>.png`` and a ``report.md`` index; return the paths written."""
+    ``per_class_iou_<budget>.png``, ``pseudo_labels.md`` (runs with pseudo-label
+    diagnostics) and a ``report.md`` index; return the paths written."""
     results = load_results(root)
     runs = table_runs(results)
     if not runs:
@@ -69,5 +71,11 @@ def write_report(root: str | Path, out_dir: str | Path | None = None,
             name = f"per_class_iou_{_budget_slug(budget)}.png"
             save_figure(name, plot_per_class_heatmap(frame))
             index += [f"![per-class IoU at {budget}]({name})", ""]
+
+    health = pseudo_labels.pseudo_label_health(runs, row_key=row_key)
+    if health:
+        class_names = list((runs[0].get(split) or {}).get("per_class_iou", {}))
+        save_text("pseudo_labels.md", pseudo_labels.to_markdown(health, class_names))
+        index += ["Pseudo-label health: [pseudo_labels.md](pseudo_labels.md)", ""]
     save_text("report.md", "\n".join(index))
     return written
