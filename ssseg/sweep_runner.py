@@ -4,11 +4,18 @@ A cell whose workdir holds ``result.json`` is skipped; an interrupted one is
 simply rerun (the trainer resumes from its checkpoints). A failing cell is
 recorded in ``<root>/sweep_status.json`` (exit code and the last log lines)
 and the sweep goes on; cells that wait on it are marked ``blocked``.
+
+Several sweep processes may share one root (e.g. one per GPU or per CPU core):
+each claims a cell with an exclusive lock on ``sweep_logs/<cell>.lock`` before
+running it and passes over cells claimed by another process, and the shared
+files are read, merged and rewritten under ``<root>/.sweep.lock``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import fnmatch
 import json
 import os
@@ -38,6 +45,7 @@ class SweepSummary:
     skipped: list[str] = dataclasses.field(default_factory=list)
     failed: list[str] = dataclasses.field(default_factory=list)
     blocked: list[str] = dataclasses.field(default_factory=list)
+    busy: list[str] = dataclasses.field(default_factory=list)  # being run by another sweep process
 
     @property
     def ok(self) -> bool:
@@ -45,7 +53,8 @@ class SweepSummary:
 
     def lines(self) -> list[str]:
         out = [f"sweep: {len(self.ran)} done, {len(self.skipped)} skipped (already finished), "
-               f"{len(self.failed)} failed, {len(self.blocked)} blocked"]
+               f"{len(self.failed)} failed, {len(self.blocked)} blocked"
+               + (f", {len(self.busy)} running elsewhere" if self.busy else "")]
         out += [f"  failed:  {n}" for n in self.failed]
         out += [f"  blocked: {n}" for n in self.blocked]
         return out
@@ -90,21 +99,58 @@ def read_status(root: str | Path) -> dict:
 
 def _write_json(path: Path, data: dict) -> None:
     # Write then rename so a killed sweep never leaves half a status file.
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, path)
 
 
+@contextlib.contextmanager
+def _root_lock(root: Path):
+    """Exclusive access to the root's shared files while another sweep process may write them."""
+    with open(root / ".sweep.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def claim_cell(root: str | Path, name: str):
+    """An open lock file held for cell ``name``, or None when another process holds it.
+
+    The lock lives as long as the returned file stays open (and dies with the process)."""
+    path = Path(root) / LOG_DIR / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def set_status(root: str | Path, name: str, entry: dict) -> None:
+    """Merge one cell's entry into ``sweep_status.json`` (other processes' entries are kept)."""
+    root = Path(root)
+    with _root_lock(root):
+        status = read_status(root)
+        status[name] = entry
+        _write_json(root / STATUS_FILE, status)
+
+
 def record_cells(root: str | Path, spec: str, cells: Sequence[Cell]) -> None:
     """Merge the cells' grids into ``<root>/sweep_cells.json`` (read by the report)."""
-    path = Path(root) / CELLS_FILE
-    data = json.loads(path.read_text()) if path.is_file() else {"cells": {}}
-    data["spec"] = spec
-    for cell in cells:
-        data["cells"][cell.name] = cell.to_json()
-    # Keep the sweep's order so the report can list rows as the grid lists them.
-    data["order"] = list(dict.fromkeys([*data.get("order", []), *(c.name for c in cells)]))
-    _write_json(path, data)
+    root = Path(root)
+    path = root / CELLS_FILE
+    with _root_lock(root):
+        data = json.loads(path.read_text()) if path.is_file() else {"cells": {}}
+        data["spec"] = spec
+        for cell in cells:
+            data["cells"][cell.name] = cell.to_json()
+        # Keep the sweep's order so the report can list rows as the grid lists them.
+        data["order"] = list(dict.fromkeys([*data.get("order", []), *(c.name for c in cells)]))
+        _write_json(path, data)
 
 
 def _run_logged(argv: Sequence[str], log_path: Path, echo: TextIO | None) -> tuple[int, list[str]]:
@@ -138,7 +184,6 @@ def run_sweep(config_file: str, cells: Sequence[Cell], root: str | Path, *,
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     record_cells(root, spec or config_file, cells)
-    status = read_status(root)
     summary = SweepSummary()
     unusable: set[str] = set()
     for i, cell in enumerate(cells, 1):
@@ -150,29 +195,38 @@ def run_sweep(config_file: str, cells: Sequence[Cell], root: str | Path, *,
         waiting = [d for d in cell.after if d in unusable or not is_finished(root, d)]
         if waiting:
             log(f"{prefix}: blocked (waits on unfinished {', '.join(waiting)})")
-            status[cell.name] = {"status": "blocked", "waits_on": waiting}
-            _write_json(root / STATUS_FILE, status)
+            set_status(root, cell.name, {"status": "blocked", "waits_on": waiting})
             summary.blocked.append(cell.name)
             unusable.add(cell.name)
             continue
-        argv = cell_command(cell, config_file, root, train_argv)
-        resumed = (root / cell.name).exists()
-        log(f"{prefix}: {'resuming' if resumed else 'starting'}")
-        start = time.time()
-        code, tail = _run_logged(argv, root / LOG_DIR / f"{cell.name}.log", echo)
+        claim = claim_cell(root, cell.name)
+        if claim is None:
+            log(f"{prefix}: running in another sweep process, passed over")
+            summary.busy.append(cell.name)
+            unusable.add(cell.name)
+            continue
+        with claim:
+            if is_finished(root, cell.name):  # finished by another process since the check above
+                log(f"{prefix}: skipped (result.json exists)")
+                summary.skipped.append(cell.name)
+                continue
+            argv = cell_command(cell, config_file, root, train_argv)
+            resumed = (root / cell.name).exists()
+            log(f"{prefix}: {'resuming' if resumed else 'starting'}")
+            start = time.time()
+            code, tail = _run_logged(argv, root / LOG_DIR / f"{cell.name}.log", echo)
         entry = {"command": shlex.join(argv), "returncode": code,
                  "wall_time_s": round(time.time() - start, 1)}
         if code == 0 and is_finished(root, cell.name):
-            status[cell.name] = {"status": "done", **entry}
+            set_status(root, cell.name, {"status": "done", **entry})
             summary.ran.append(cell.name)
             log(f"{prefix}: done in {entry['wall_time_s']} s")
         else:
             reason = f"exit code {code}" if code else "exited 0 without writing result.json"
-            status[cell.name] = {"status": "failed", "reason": reason, "log_tail": tail, **entry}
+            set_status(root, cell.name, {"status": "failed", "reason": reason, "log_tail": tail, **entry})
             summary.failed.append(cell.name)
             unusable.add(cell.name)
             log(f"{prefix}: FAILED ({reason}); log: {root / LOG_DIR / (cell.name + '.log')}")
-        _write_json(root / STATUS_FILE, status)
     for line in summary.lines():
         log(line)
     return summary

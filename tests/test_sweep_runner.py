@@ -127,3 +127,40 @@ def test_command_runs_and_returns_nonzero_on_failure(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[-3:] == [
         "sweep: 2 done, 0 skipped (already finished), 2 failed, 0 blocked",
         "  failed:  fail__b1_8__s0", "  failed:  fail__b1_8__s1"]
+
+
+def test_status_entries_of_a_concurrent_sweep_are_kept(tmp_path):
+    # The fake trainer stands in for another sweep process that records its cell meanwhile.
+    root = tmp_path / "runs"
+    script = tmp_path / "other_then_train.py"
+    script.write_text(
+        "import json, os, sys\n"
+        "workdir = sys.argv[sys.argv.index('--workdir') + 1]\n"
+        "path = os.path.join(os.path.dirname(workdir), 'sweep_status.json')\n"
+        "status = json.load(open(path)) if os.path.exists(path) else {}\n"
+        "status['other__s9'] = {'status': 'done'}\n"
+        "json.dump(status, open(path, 'w'))\n"
+        "os.makedirs(workdir, exist_ok=True)\n"
+        "json.dump({}, open(os.path.join(workdir, 'result.json'), 'w'))\n")
+    run_sweep("exp.py", grid(["supervised"], ["1/8"], [0]), root, train_argv=[sys.executable, str(script)],
+              echo=None, log=lambda _: None)
+    assert set(read_status(root)) == {"other__s9", "supervised__b1_8__s0"}
+
+
+def test_cell_claimed_by_another_process_is_passed_over(tmp_path):
+    from ssseg.sweep_runner import claim_cell
+
+    root = tmp_path / "runs"
+    cells = grid(["supervised"], ["1/8", "full"], [0])
+    held = claim_cell(root, "supervised__b1_8__s0")  # as another sweep process would
+    assert held is not None and claim_cell(root, "supervised__b1_8__s0") is None
+    logged = []
+    summary = run_sweep("exp.py", cells, root, train_argv=fake_argv(tmp_path), echo=None, log=logged.append)
+    held.close()
+    assert summary.busy == ["supervised__b1_8__s0"] and summary.ran == ["supervised__bfull__s0"]
+    assert summary.ok
+    assert calls(root) == ["supervised__bfull__s0 fresh "]
+    assert logged[-1] == "sweep: 1 done, 0 skipped (already finished), 0 failed, 0 blocked, 1 running elsewhere"
+    # Once released, the next invocation runs it.
+    again = run_sweep("exp.py", cells, root, train_argv=fake_argv(tmp_path), echo=None, log=logged.append)
+    assert again.ran == ["supervised__b1_8__s0"]
