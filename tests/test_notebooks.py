@@ -46,10 +46,14 @@ def test_explore_results_on_fabricated_sweep(tmp_path):
         workdir = write_run(tmp_path, *run)
         records = [{"step": s, "kind": "train", "loss": 1.0 / s} for s in (1, 2)]
         records += [{"step": 2, "kind": "eval", "split": "val", "miou": run[3]}]
+        if run[0] == "unimatch":
+            records[1].update(mask_ratio=0.5, pseudo_counts=[3, 1], pseudo_correct=[3, 0],
+                              pseudo_inter=[4, 0], pseudo_union=[5, 1])
         (workdir / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in records))
     nb = execute("explore_results", SWEEP_ROOT=str(tmp_path), METRIC="defect_miou")
-    (table,) = outputs(nb, "text/markdown")
-    assert "| supervised | – | 33.0 ± 3.0 (3) | **60.0 (1)** |" in table["data"]["text/markdown"]
+    table, health = (o["data"]["text/markdown"] for o in outputs(nb, "text/markdown"))
+    assert "| supervised | – | 33.0 ± 3.0 (3) | **60.0 (1)** |" in table
+    assert "| unimatch | 1/8 | 3 | 50.0 | 75.0 · 100.0 | 25.0 · 0.0 |" in health
     # mIoU vs budget, learning curves, and one per-class heat-map per budget (3).
     assert len(outputs(nb, "image/png")) == 5
 
