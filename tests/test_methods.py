@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 from conftest import fabricated_labeled_batch
 
+import ssseg.configs
 import ssseg.methods
+from ssseg.errors import ConfigError
 from ssseg.methods import _pseudo, _teacher, mean_teacher, unimatch
 from ssseg.train.state import TrainState
 
@@ -55,6 +57,28 @@ def test_unlabeled_ce_is_summed_over_confident_pixels_and_divided_by_valid_pixel
     valid = jnp.array([[[True, True], [True, False]]])
     # used pixels: (0,0), (0,1); valid pixels: 3 (UniMatch), not 2 (the confident ones).
     assert float(_pseudo.masked_ce_over_valid(logits, labels, confident, valid)) == pytest.approx(2 * LN2 / 3)
+
+
+def test_unlabeled_dice_covers_confident_valid_pixels_only():
+    cfg = types.SimpleNamespace(unlabeled_loss="dice")
+    logits = jnp.zeros((1, 2, 2, 2))  # p = 0.5 for both classes everywhere
+    labels = jnp.array([[[0, 1], [1, 0]]])
+    confident = jnp.array([[[True, True], [False, True]]])
+    valid = jnp.array([[[True, True], [True, False]]])
+    # Used pixels (0,0) -> 0 and (0,1) -> 1: per class Dice = (2·0.5 + 1) / (1 + 1 + 1) = 2/3.
+    assert float(_pseudo.unlabeled_loss(cfg, logits, labels, confident, valid)) == pytest.approx(1 / 3)
+    # The unconfident and the padding pixel do not matter.
+    other = logits.at[0, 1, :, 0].set(5.0)
+    assert float(_pseudo.unlabeled_loss(cfg, other, labels, confident, valid)) == pytest.approx(1 / 3)
+    ce = types.SimpleNamespace(unlabeled_loss="ce")
+    assert float(_pseudo.unlabeled_loss(ce, logits, labels, confident, valid)) == pytest.approx(2 * LN2 / 3)
+
+
+def test_unknown_unlabeled_loss_is_a_config_error():
+    cfg = ssseg.configs.method_defaults("fixmatch")
+    cfg.unlabeled_loss = "mse"
+    with pytest.raises(ConfigError, match=r"config.method.unlabeled_loss='mse': expected one of ce, dice"):
+        _pseudo.check(cfg)
 
 
 def test_fixed_threshold_masks_pixels_below_conf_thresh():

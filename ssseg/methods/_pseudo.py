@@ -22,9 +22,17 @@ are ~10³ steps. The running averages start at 1/K (FreeMatch's start), where
 all thresholds equal conf_thresh; they are updated from the current batch
 before its pseudo-labels are thresholded (FreeMatch's order).
 
-Loss normalisation (UniMatch, official code): an unlabeled loss is summed
-over confident valid pixels and divided by the number of valid (non-padding)
-pixels, not by the number of confident ones.
+Unlabeled loss (`unlabeled_loss`). "ce" (default; UniMatch's natural-image
+code): cross-entropy summed over confident valid pixels and divided by the
+number of valid (non-padding) pixels, not by the number of confident ones.
+"dice" (UniMatch's medical-image code, more-scenarios/medical/unimatch.py,
+where the labeled loss is (CE + Dice) / 2 and each unlabeled term is a Dice
+loss that ignores pixels below the threshold): soft Dice over the confident
+valid pixels, averaged over the classes present among their pseudo-labels.
+With rare classes this matters: confident pseudo-labels are then >99%
+background, and a pixel-averaged CE over them mostly teaches "background"
+(including on the defect pixels the model misses), while Dice weighs every
+class present by its own size.
 
 Diagnostics (aux["metrics"], never used for training): mask ratio, per-class
 counts of confident pseudo-labels, and — against the hidden truth
@@ -46,11 +54,12 @@ import jax.numpy as jnp
 
 from ssseg.augment import cutmix, photometric
 from ssseg.errors import ConfigError
-from ssseg.losses import IGNORE, pixel_cross_entropy
+from ssseg.losses import IGNORE, pixel_cross_entropy, soft_dice_loss
 from ssseg.methods import _teacher
 
 CONF_THRESH = 0.95
 CLASS_CONF_MOMENTUM = 0.99
+UNLABELED_LOSSES = ("ce", "dice")
 
 
 def add_defaults(cfg, *, conf_thresh: float = CONF_THRESH, class_adaptive: bool = False,
@@ -58,6 +67,7 @@ def add_defaults(cfg, *, conf_thresh: float = CONF_THRESH, class_adaptive: bool 
     cfg.conf_thresh = conf_thresh
     cfg.class_adaptive = class_adaptive
     cfg.class_conf_momentum = CLASS_CONF_MOMENTUM
+    cfg.unlabeled_loss = "ce"
     _teacher.add_defaults(cfg, teacher=teacher, ema_momentum=ema_momentum)
 
 
@@ -65,6 +75,9 @@ def check(cfg) -> None:
     _teacher.check(cfg)
     if not 0.0 <= cfg.conf_thresh <= 1.0:
         raise ConfigError(f"config.method.conf_thresh={cfg.conf_thresh!r}: expected a value in [0, 1]")
+    if cfg.unlabeled_loss not in UNLABELED_LOSSES:
+        raise ConfigError(f"config.method.unlabeled_loss={cfg.unlabeled_loss!r}: expected one of "
+                          f"{', '.join(UNLABELED_LOSSES)}")
     if "cutmix_prob" in cfg and not 0.0 <= cfg.cutmix_prob <= 1.0:
         raise ConfigError(f"config.method.cutmix_prob={cfg.cutmix_prob!r}: expected a value in [0, 1]")
 
@@ -121,6 +134,13 @@ def masked_ce_over_valid(logits_bhwk, labels_bhw, confident_bhw, valid_bhw):
     nll, _ = pixel_cross_entropy(logits_bhwk, labels_bhw)
     used = (confident_bhw & valid_bhw).astype(jnp.float32)
     return jnp.sum(nll * used) / jnp.maximum(jnp.sum(valid_bhw.astype(jnp.float32)), 1.0)
+
+
+def unlabeled_loss(cfg, logits_bhwk, labels_bhw, confident_bhw, valid_bhw):
+    """The method's loss on pseudo-labels: `cfg.unlabeled_loss` over confident valid pixels."""
+    if cfg.unlabeled_loss == "dice":
+        return soft_dice_loss(logits_bhwk, labels_bhw, (confident_bhw & valid_bhw).astype(jnp.float32))
+    return masked_ce_over_valid(logits_bhwk, labels_bhw, confident_bhw, valid_bhw)
 
 
 def strong_view(ctx, key, images_uint8, per_pixel=(), *, cutmix_prob: float, photometric_on: bool = True):

@@ -104,8 +104,8 @@ def loss(ctx, params, state, batch, rng):
         cutmix_prob=cfg.cutmix_prob, photometric_on=cfg.photometric)
     logits_a, batch_stats["a"] = ctx.apply(params["a"], batch_stats["a"], mixed, train=True)
     logits_b, batch_stats["b"] = ctx.apply(params["b"], batch_stats["b"], mixed, train=True)
-    cps_a = _pseudo.masked_ce_over_valid(logits_a, labels_b, confident_b, valid_m)  # a learns from b
-    cps_b = _pseudo.masked_ce_over_valid(logits_b, labels_a, confident_a, valid_m)
+    cps_a = _pseudo.unlabeled_loss(cfg, logits_a, labels_b, confident_b, valid_m)  # a learns from b
+    cps_b = _pseudo.unlabeled_loss(cfg, logits_b, labels_a, confident_a, valid_m)
     total = loss_x["a"] + loss_x["b"] + cfg.cps_weight * (cps_a + cps_b)
 
     agree = (jnp.argmax(probs_w["a"], -1) == jnp.argmax(probs_w["b"], -1)) & valid

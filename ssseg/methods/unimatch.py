@@ -95,14 +95,14 @@ def loss(ctx, params, state, batch, rng):
              for k in ((k_s1, k_s2) if cfg.dual_strong else (k_s1,))]
     logits_s, batch_stats = ctx.apply(params, batch_stats, jnp.concatenate([v[0] for v in views]), train=True)
     strong_losses = [
-        _pseudo.masked_ce_over_valid(logits_s[i * num_u:(i + 1) * num_u], *views[i][1])
+        _pseudo.unlabeled_loss(cfg, logits_s[i * num_u:(i + 1) * num_u], *views[i][1])
         for i in range(len(views))
     ]
 
     loss_x = ctx.labeled_loss(logits_x, labeled["label"])
     loss_fp = None
     if cfg.feature_perturb:
-        loss_fp = _pseudo.masked_ce_over_valid(logits_fp, labels, confident, valid)
+        loss_fp = _pseudo.unlabeled_loss(cfg, logits_fp, labels, confident, valid)
     total = combine_losses(loss_x, strong_losses, loss_fp)
 
     metrics = {"loss_x": loss_x, "loss_s": sum(strong_losses) / len(strong_losses)}
