@@ -101,6 +101,16 @@ def test_refuses_to_average_runs_with_different_method_settings(tmp_path):
         results_table(load_results(tmp_path))
 
 
+def test_a_key_added_later_compares_as_its_default(tmp_path):
+    # Seed 0 predates method.unlabeled_loss; seed 1 has its default, seed 2 another value.
+    write_run(tmp_path, "unimatch", "1/8", 0, 0.6, 0.4)
+    write_run(tmp_path, "unimatch", "1/8", 1, 0.7, 0.4, config_patch={"method.unlabeled_loss": "ce"})
+    assert results_table(load_results(tmp_path)).get("unimatch", "1/8").n == 2
+    write_run(tmp_path, "unimatch", "1/8", 2, 0.7, 0.4, config_patch={"method.unlabeled_loss": "dice"})
+    with pytest.raises(ReportError, match=r"'method.unlabeled_loss' \('ce' vs 'dice'\)"):
+        results_table(load_results(tmp_path))
+
+
 def test_bookkeeping_keys_and_pretraining_runs_do_not_block(tmp_path):
     write_run(tmp_path, "supervised", "1/8", 0, 0.5, 0.3)
     write_run(tmp_path, "supervised", "1/8", 1, 0.7, 0.3,

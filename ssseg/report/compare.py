@@ -8,10 +8,15 @@ Keys that may differ anywhere because they do not change the numbers
   see ``BOOKKEEPING_KEYS``.
 Within one table cell (same row and column) only ``seed``, ``init_from``
 and bookkeeping keys may differ.
+
+A key missing from a run's config (the run predates the key) counts as
+having today's default for that run's method: new keys are added with the
+default that reproduces the old behaviour.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Iterable, Sequence
 
 from ssseg.report.load import ReportError
@@ -39,16 +44,38 @@ def _allowed(key: str, patterns: Iterable[str]) -> bool:
     return any(key == p or (p.endswith(".*") and key.startswith(p[:-1])) for p in patterns)
 
 
+@functools.lru_cache(maxsize=None)
+def _defaults(method: str) -> dict[str, Any]:
+    """Today's flattened default config for a run of ``method`` ({} if the method is unknown)."""
+    from ssseg.configs import base_config, method_defaults
+    from ssseg.errors import SsSegError
+
+    flat = flatten(base_config().to_dict())
+    try:
+        flat.update(flatten(method_defaults(method).to_dict(), "method."))
+    except (SsSegError, ImportError):
+        pass
+    return flat
+
+
+def _with_defaults(config: dict) -> dict[str, Any]:
+    flat = flatten(config)
+    method = (config.get("method") or {}).get("name")
+    return {**_defaults(str(method)), **flat} if method else flat
+
+
 def first_difference(a: dict, b: dict, allowed: Iterable[str]) -> tuple[str, Any, Any] | None:
-    """The first (sorted) flattened key where configs a and b differ, outside ``allowed``."""
+    """The first (sorted) flattened key where configs a and b differ, outside ``allowed``;
+    a key only one of them has is compared with the other's method default."""
     allowed = tuple(allowed)
     flat_a, flat_b = flatten(a), flatten(b)
+    full_a, full_b = _with_defaults(a), _with_defaults(b)
     for key in sorted(set(flat_a) | set(flat_b)):
         if _allowed(key, allowed):
             continue
         missing = "<missing>"
-        if flat_a.get(key, missing) != flat_b.get(key, missing):
-            return key, flat_a.get(key, missing), flat_b.get(key, missing)
+        if full_a.get(key, missing) != full_b.get(key, missing):
+            return key, full_a.get(key, missing), full_b.get(key, missing)
     return None
 
 
