@@ -16,7 +16,7 @@ import time
 import ml_collections
 import numpy as np
 
-from ssseg.provenance import git_commit
+from ssseg.provenance import git_commit, git_dirty
 from ssseg.baselines.matching import contingency, hungarian_mapping
 from ssseg.baselines.segmenters import make_segmenter
 from ssseg.config_loader import to_plain
@@ -98,7 +98,7 @@ def run_classical(cfg: ml_collections.ConfigDict, method: str, workdir: str, clu
         "seed": int(cfg.seed), "steps": 0, "checkpoint": None, "init_from": None,
         "val": val, "test": test, "models": {regime: {"val": val, "test": test}},
         "matching": matching, "wall_time_s": round(time.time() - t_start, 1),
-        "git_commit": git_commit(), "config": to_plain(config),
+        "git_commit": git_commit(), "git_dirty": git_dirty(), "config": to_plain(config),
     }
     os.makedirs(workdir, exist_ok=True)
     with open(os.path.join(workdir, "config.json"), "w") as f:

@@ -26,7 +26,7 @@ from ssseg.data.registry import get_spec
 from ssseg.data.sampling import repeat_factor_ids
 from ssseg.data.sources import load_sources
 from ssseg.data.splits import check_disjoint, load_budget
-from ssseg.provenance import git_commit
+from ssseg.provenance import git_commit, git_dirty
 from ssseg.errors import CheckpointError
 from ssseg.eval.evaluate import evaluate, make_confusion_fn, make_prob_fn
 from ssseg.losses import class_weights_from_counts
@@ -39,6 +39,7 @@ from ssseg.train.step import compile_train_step
 
 def run_training(cfg, workdir: str, *, show_progress: bool = True) -> dict:
     t_start = time.time()
+    code_version = {"git_commit": git_commit(), "git_dirty": git_dirty()}  # the code that starts training
     workdir = os.path.abspath(workdir)
     _claim_workdir(cfg, workdir)
     result_path = os.path.join(workdir, "result.json")
@@ -154,7 +155,7 @@ def run_training(cfg, workdir: str, *, show_progress: bool = True) -> dict:
         "test": _strip(test[0]),
         "models": {r["model"]: {"val": _strip(v), "test": _strip(r)} for v, r in zip(val, test)},
         "wall_time_s": round(time.time() - t_start, 1),
-        "git_commit": git_commit(),
+        **code_version,
         "config": to_plain(cfg),
     }
     with open(result_path + ".tmp", "w") as f:
