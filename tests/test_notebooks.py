@@ -53,7 +53,7 @@ def test_explore_results_on_fabricated_sweep(tmp_path):
     nb = execute("explore_results", SWEEP_ROOT=str(tmp_path), METRIC="defect_miou")
     table, health = (o["data"]["text/markdown"] for o in outputs(nb, "text/markdown"))
     assert "| supervised | – | 33.0 ± 3.0 (3) | **60.0 (1)** |" in table
-    assert "| unimatch | 1/8 | 3 | 50.0 | 75.0 · 100.0 | 25.0 · 0.0 |" in health
+    assert "| unimatch | 1/8 | 3 | 50.0 | 75.00 · 100.0 | 25.00 · 0.0 |" in health
     # mIoU vs budget, learning curves, and one per-class heat-map per budget (3).
     assert len(outputs(nb, "image/png")) == 5
 

@@ -45,7 +45,7 @@ def test_health_pools_late_windows_over_seeds(semi_root):
 
 def test_health_markdown_and_report_file(semi_root, tmp_path):
     text = to_markdown(pseudo_label_health(load_results(semi_root)), ["background", "crack"])
-    assert "| unimatch | 1/8 | 2 | 45.0 | 92.5 · 99.5 | 7.5 · 66.7 |" in text
+    assert "| unimatch | 1/8 | 2 | 45.0 | 92.50 · 99.5 | 7.50 · 66.7 |" in text
     assert "| unimatch | 1/8 | 2 | 97.6 | 50.0 |" in text
     write_report(semi_root, tmp_path / "out")
     assert (tmp_path / "out" / "pseudo_labels.md").read_text() == text

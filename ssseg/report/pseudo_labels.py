@@ -92,8 +92,8 @@ def pseudo_label_health(results: Sequence[dict], last_fraction: float = 1 / 3,
     return health
 
 
-def _pct(value: float) -> str:
-    return "–" if not np.isfinite(value) else f"{100.0 * value:.1f}"
+def _pct(value: float, decimals: int = 1) -> str:
+    return "–" if not np.isfinite(value) else f"{100.0 * value:.{decimals}f}"
 
 
 def to_markdown(health: Sequence[PseudoLabelHealth], class_names: Sequence[str]) -> str:
@@ -107,7 +107,8 @@ def to_markdown(health: Sequence[PseudoLabelHealth], class_names: Sequence[str])
              f"(train windows after step {min(h.from_step for h in health)}, pooled over seeds)", "",
              head, rule]
     for h in health:
-        cells = [f"{_pct(s)} · {_pct(p)}" for s, p in zip(h.share, h.precision)]
+        # Two decimals for the share: a rare class's 0.05% vs 0.00% is the story.
+        cells = [f"{_pct(s, 2)} · {_pct(p)}" for s, p in zip(h.share, h.precision)]
         lines.append(f"| {h.row} | {h.budget} | {h.seeds} | {_pct(h.mask_ratio)} | " + " | ".join(cells) + " |")
     lines += ["", "**Weak-view prediction on unlabeled crops: IoU against the hidden truth (%)**", "",
               "| regime | budget | seeds | " + " | ".join(names) + " |", "|" + "---|" * (3 + len(names))]
