@@ -138,3 +138,27 @@ def shrink_for_smoke(c: ml_collections.ConfigDict, *, base_size: int = 48, crop_
     c.train.log_every = 2
     c.train.eval_every = 2
     c.train.checkpoint_every = 2
+
+
+def fill_defaults(config: dict) -> dict:
+    """A plain (JSON) config with the keys it lacks taken from today's defaults for its
+    method: a run written before a key existed reads as having that key's default, which
+    by the rule for adding keys reproduces the old behaviour. Unknown methods get the
+    base defaults only."""
+    import json
+
+    def merge(base: dict, over: dict) -> dict:
+        out = dict(base)
+        for key, value in over.items():
+            out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        return out
+
+    defaults = base_config().to_dict()
+    method = (config.get("method") or {}).get("name")
+    if method:
+        try:
+            defaults["method"] = method_defaults(str(method)).to_dict()
+        except (ConfigError, ImportError):
+            pass
+    # JSON round trip: tuples in the defaults compare equal to the lists of a config.json.
+    return json.loads(json.dumps(merge(defaults, config)))

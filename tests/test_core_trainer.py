@@ -86,3 +86,17 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert cli(["eval", "--workdir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "config.json not found" in err
+
+
+def test_a_stored_config_that_predates_a_key_still_resumes(tmp_path):
+    from ssseg.config_loader import load_config, to_plain
+
+    cfg = load_config("experiments/magnetic_tile.py:method=fixmatch")
+    stored = to_plain(cfg)
+    del stored["method"]["unlabeled_loss"]  # written before the key existed; its default is today's
+    (tmp_path / "config.json").write_text(json.dumps(stored))
+    loop._claim_workdir(cfg, str(tmp_path))
+    stored["method"]["conf_thresh"] = 0.9
+    (tmp_path / "config.json").write_text(json.dumps(stored))
+    with pytest.raises(CheckpointError, match=r"different config \(method.conf_thresh: 0.9 there, 0.95 now\)"):
+        loop._claim_workdir(cfg, str(tmp_path))

@@ -16,9 +16,9 @@ default that reproduces the old behaviour.
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Iterable, Sequence
 
+from ssseg.configs import fill_defaults
 from ssseg.report.load import ReportError
 
 GRID_KEYS = ("seed", "init_from", "data.budget", "method.*")
@@ -44,32 +44,12 @@ def _allowed(key: str, patterns: Iterable[str]) -> bool:
     return any(key == p or (p.endswith(".*") and key.startswith(p[:-1])) for p in patterns)
 
 
-@functools.lru_cache(maxsize=None)
-def _defaults(method: str) -> dict[str, Any]:
-    """Today's flattened default config for a run of ``method`` ({} if the method is unknown)."""
-    from ssseg.configs import base_config, method_defaults
-    from ssseg.errors import SsSegError
-
-    flat = flatten(base_config().to_dict())
-    try:
-        flat.update(flatten(method_defaults(method).to_dict(), "method."))
-    except (SsSegError, ImportError):
-        pass
-    return flat
-
-
-def _with_defaults(config: dict) -> dict[str, Any]:
-    flat = flatten(config)
-    method = (config.get("method") or {}).get("name")
-    return {**_defaults(str(method)), **flat} if method else flat
-
-
 def first_difference(a: dict, b: dict, allowed: Iterable[str]) -> tuple[str, Any, Any] | None:
     """The first (sorted) flattened key where configs a and b differ, outside ``allowed``;
     a key only one of them has is compared with the other's method default."""
     allowed = tuple(allowed)
     flat_a, flat_b = flatten(a), flatten(b)
-    full_a, full_b = _with_defaults(a), _with_defaults(b)
+    full_a, full_b = flatten(fill_defaults(a)), flatten(fill_defaults(b))
     for key in sorted(set(flat_a) | set(flat_b)):
         if _allowed(key, allowed):
             continue

@@ -21,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ssseg.config_loader import to_plain
+from ssseg.configs import fill_defaults
 from ssseg.data import pipeline
 from ssseg.data.registry import get_spec
 from ssseg.data.sampling import repeat_factor_ids
@@ -212,15 +213,16 @@ def _strip(record: dict) -> dict:
 
 
 def _claim_workdir(cfg, workdir: str) -> None:
-    """Refuse a workdir that holds a run of a different config: never overwrite."""
+    """Refuse a workdir that holds a run of a different config: never overwrite. A key the
+    stored config predates counts as its default (configs.fill_defaults), so such runs resume."""
     os.makedirs(workdir, exist_ok=True)
     path = os.path.join(workdir, "config.json")
     mine = to_plain(cfg)
     if os.path.exists(path):
         with open(path) as f:
             theirs = json.load(f)
-        if theirs != mine:
-            key = _first_difference(theirs, mine)
+        if theirs != mine and fill_defaults(theirs) != fill_defaults(mine):
+            key = _first_difference(fill_defaults(theirs), fill_defaults(mine))
             raise CheckpointError(
                 f"{workdir} holds a run of a different config ({key}); use another --workdir or delete it"
             )
