@@ -21,7 +21,7 @@ def _git(args: list[str], cwd: str | None) -> str | None:
 def git_commit(cwd: str | None = None) -> str | None:
     """HEAD of the checkout holding ssseg, or None outside git (e.g. an installed wheel)."""
     out = _git(["rev-parse", "HEAD"], cwd)
-    return out.strip() or None if out is not None else None
+    return (out or "").strip() or None
 
 
 def git_dirty(cwd: str | None = None) -> bool | None:

@@ -81,14 +81,13 @@ def pseudo_label_health(results: Sequence[dict], last_fraction: float = 1 / 3,
             sums = {k: sum(s[2][k] for s in members if k in s[2]) for k in COUNT_KEYS
                     if any(k in s[2] for s in members)}
             counts = sums.get("pseudo_counts", np.zeros(0))
+            unknown = np.full(counts.shape, np.nan)  # no hidden truth logged
             health.append(PseudoLabelHealth(
                 row=row, budget=budget, seeds=len(members), from_step=min(s[0] for s in members),
                 mask_ratio=float(np.nanmean([s[1] for s in members])),
-                share=_divide(counts, counts.sum()) if counts.size else counts,
-                precision=_divide(sums["pseudo_correct"], counts) if "pseudo_correct" in sums else np.full(
-                    counts.shape, np.nan),
-                iou=_divide(sums["pseudo_inter"], sums["pseudo_union"]) if "pseudo_inter" in sums else np.full(
-                    counts.shape, np.nan)))
+                share=_divide(counts, counts.sum()),
+                precision=_divide(sums["pseudo_correct"], counts) if "pseudo_correct" in sums else unknown,
+                iou=_divide(sums["pseudo_inter"], sums["pseudo_union"]) if "pseudo_inter" in sums else unknown))
     return health
 
 

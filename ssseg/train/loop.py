@@ -221,8 +221,10 @@ def _claim_workdir(cfg, workdir: str) -> None:
     if os.path.exists(path):
         with open(path) as f:
             theirs = json.load(f)
-        if theirs != mine and fill_defaults(theirs) != fill_defaults(mine):
-            key = _first_difference(fill_defaults(theirs), fill_defaults(mine))
+        if theirs != mine:
+            theirs, mine = fill_defaults(theirs), fill_defaults(mine)
+        if theirs != mine:
+            key = _first_difference(theirs, mine)
             raise CheckpointError(
                 f"{workdir} holds a run of a different config ({key}); use another --workdir or delete it"
             )
