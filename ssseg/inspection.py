@@ -161,3 +161,47 @@ def uses_unlabeled(workdir_or_predictor) -> bool:
     cfg = (workdir_or_predictor.run.cfg if hasattr(workdir_or_predictor, "run")
            else load_config_json(str(workdir_or_predictor)))
     return bool(getattr(method_module(cfg), "USES_UNLABELED", False))
+
+
+def trust_by_threshold(pseudo: Sequence[PseudoLabel], thresholds: Sequence[float] = (0.9, 0.95, 0.99, 0.999),
+                       background: int = 0, num_classes: int | None = None) -> list[dict]:
+    """Would a stricter threshold stop the labeller trusting what it misses? One row per threshold.
+
+    For each threshold t (applied to every class), over the pixels with known
+    hidden truth: ``mask_ratio`` (share with confidence ≥ t), ``false_background``
+    (share of the confident ``background`` pseudo-labels whose truth is another
+    class: the missed objects a pixel-averaged loss then teaches as background),
+    ``missed_trusted`` (share of truly non-background pixels that are confidently
+    pseudo-labelled background), and per class ``precision``/``recall`` of the
+    confident pseudo-labels (NaN where undefined). If ``false_background`` stays
+    flat as t rises, the misses are as confident as true background and no
+    threshold separates them.
+    """
+    with_truth = [p for p in pseudo if p.truth is not None]
+    if not with_truth:
+        raise DataError("trust_by_threshold needs pseudo-labels with hidden truth (none given has any)")
+    known = [p.truth != IGNORE_LABEL for p in with_truth]
+    label = np.concatenate([p.pseudo_label[k] for p, k in zip(with_truth, known)]).astype(np.int64)
+    conf = np.concatenate([p.confidence[k] for p, k in zip(with_truth, known)])
+    truth = np.concatenate([p.truth[k] for p, k in zip(with_truth, known)]).astype(np.int64)
+    k = num_classes or int(max(label.max(initial=0), truth.max(initial=0))) + 1
+    truth_counts = np.bincount(truth, minlength=k).astype(np.float64)
+    foreground = truth != background
+    rows = []
+    for t in thresholds:
+        used = conf >= t
+        counts = np.bincount(label[used], minlength=k).astype(np.float64)
+        right = np.bincount(label[used & (label == truth)], minlength=k).astype(np.float64)
+        as_background = used & (label == background)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rows.append({
+                "threshold": float(t),
+                "mask_ratio": float(used.mean()) if used.size else float("nan"),
+                "false_background": float((as_background & foreground).sum() / as_background.sum())
+                if as_background.any() else float("nan"),
+                "missed_trusted": float((as_background & foreground).sum() / foreground.sum())
+                if foreground.any() else float("nan"),
+                "precision": right / counts,
+                "recall": right / truth_counts,
+            })
+    return rows

@@ -67,3 +67,4 @@ def test_inspect_predictions_on_a_semi_supervised_smoke_run(fixmatch_smoke_run_d
     assert "6 images; worst by miou" in text
     # The worst-images grid and the pseudo-label grid.
     assert len(outputs(nb, "image/png")) == 2
+    assert "threshold  kept   false bg  missed trusted" in text

@@ -6,7 +6,9 @@ import ml_collections
 import numpy as np
 import pytest
 
-from ssseg.inspection import ImagePrediction, PseudoLabel, image_scores, pseudo_label_thresholds, worst_first
+from ssseg.errors import DataError
+from ssseg.inspection import (ImagePrediction, PseudoLabel, image_scores, pseudo_label_thresholds,
+                              trust_by_threshold, worst_first)
 from ssseg.inspection_plots import colorize, plot_prediction_grid, plot_pseudo_label_grid
 
 NAMES = ("background", "crack", "pit")
@@ -64,3 +66,30 @@ def test_colorize_and_grids():
     q = PseudoLabel("u", np.zeros((3, 3, 3), np.uint8), PRED, np.ones((3, 3)), PRED > 0, LABEL)
     fig = plot_pseudo_label_grid([q], NAMES)
     assert fig.axes[0].get_ylabel() == "u\nkept 44%, acc 75%"
+
+
+def test_trust_by_threshold_counts_missed_objects_trusted_as_background():
+    # 6 known pixels + 1 ignored: truth 0,0,0,1,1,2 ; pseudo 0,0,0,0,1,0 with confidences below.
+    truth = np.array([[0, 0, 0, 1, 1, 2, 255]], np.uint8)
+    label = np.array([[0, 0, 0, 0, 1, 0, 0]], np.uint8)
+    conf = np.array([[0.999, 0.96, 0.9, 0.995, 0.97, 0.5, 1.0]], np.float32)
+    p = PseudoLabel(id="a", image=np.zeros((1, 7, 1), np.uint8), pseudo_label=label, confidence=conf,
+                    mask=conf >= 0.95, truth=truth)
+    low, mid, high = trust_by_threshold([p], thresholds=(0.95, 0.99, 0.9999), num_classes=3)
+    # t=0.95: confident = px 0,1,3,4 (4 of 6); background ones 0,1,3, of which px 3 is class 1.
+    assert low["mask_ratio"] == pytest.approx(4 / 6)
+    assert low["false_background"] == pytest.approx(1 / 3)
+    assert low["missed_trusted"] == pytest.approx(1 / 3)  # of the 3 foreground pixels, px 3
+    np.testing.assert_allclose(low["precision"], [2 / 3, 1.0, np.nan])
+    np.testing.assert_allclose(low["recall"], [2 / 3, 1 / 2, 0.0])
+    # t=0.99: px 0 and 3 remain, both background pseudo-labels: the miss is as confident as the hit.
+    assert mid["false_background"] == pytest.approx(1 / 2)
+    assert mid["missed_trusted"] == pytest.approx(1 / 3)
+    assert np.isnan(high["false_background"]) and high["mask_ratio"] == 0.0
+
+
+def test_trust_by_threshold_needs_truth():
+    p = PseudoLabel(id="a", image=np.zeros((1, 1, 1), np.uint8), pseudo_label=np.zeros((1, 1), np.uint8),
+                    confidence=np.ones((1, 1), np.float32), mask=np.ones((1, 1), bool), truth=None)
+    with pytest.raises(DataError, match="hidden truth"):
+        trust_by_threshold([p])
