@@ -117,7 +117,8 @@ def pseudo_label_thresholds(predictor) -> np.ndarray:
     method_cfg = predictor.run.cfg.method
     k = len(predictor.class_names)
     if "conf_thresh" not in method_cfg:
-        raise DataError(f"method {method_cfg.name!r} makes no thresholded pseudo-labels (no method.conf_thresh)")
+        raise DataError(f"method {method_cfg.name!r} makes no thresholded pseudo-labels (no method.conf_thresh): "
+                        "pass conf_thresh to choose one")
     thresholds = np.full((k,), float(method_cfg.conf_thresh), np.float32)
     class_conf = predictor.run.state.extra.get("class_conf") if method_cfg.get("class_adaptive") else None
     if class_conf is not None:
@@ -135,14 +136,22 @@ def unlabeled_ids(cfg) -> list[str]:
     return ids
 
 
-def pseudo_labels(workdir: str, limit: int = 8, predictor=None) -> list[PseudoLabel]:
-    """Pseudo-labels on the first ``limit`` unlabeled images of the run's budget."""
+def pseudo_labels(workdir: str, limit: int = 8, predictor=None, conf_thresh: float | None = None) -> list[PseudoLabel]:
+    """Pseudo-labels on the first ``limit`` unlabeled images of the run's budget.
+
+    ``conf_thresh`` replaces the run's own thresholds (one for every class); it
+    is needed for a run without a pseudo-labeller, e.g. to ask what a
+    supervised model would pseudo-label before starting semi-supervised training.
+    """
     predictor = predictor or load_predictor(workdir)
     cfg = predictor.run.cfg
     ids = unlabeled_ids(cfg)
     if not ids:
         raise DataError(f"{workdir}: budget {cfg.data.budget!r} has no unlabeled images")
-    thresholds = pseudo_label_thresholds(predictor)
+    if conf_thresh is None:
+        thresholds = pseudo_label_thresholds(predictor)
+    else:
+        thresholds = np.full((len(predictor.class_names),), float(conf_thresh), np.float32)
     sources = _sources(cfg)
     out = []
     for example_id in ids[:limit]:

@@ -46,6 +46,10 @@ def test_pseudo_label_thresholds_fixed_and_class_adaptive():
     np.testing.assert_allclose(pseudo_label_thresholds(predictor), [0.9, 0.9, 0.9])
     method.class_adaptive = True
     np.testing.assert_allclose(pseudo_label_thresholds(predictor), [0.9, 0.45, 0.225])
+    supervised = SimpleNamespace(class_names=NAMES, run=SimpleNamespace(
+        cfg=ml_collections.ConfigDict({"method": {"name": "supervised"}}), state=None))
+    with pytest.raises(DataError, match="'supervised' makes no thresholded.*pass conf_thresh"):
+        pseudo_label_thresholds(supervised)
 
 
 def test_confident_accuracy_counts_only_kept_pixels_with_truth():
