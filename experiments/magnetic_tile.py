@@ -108,7 +108,8 @@ def get_sweep(name):
     """`main`: regimes x budgets x seeds (report rows = regime); `ablation`:
     UniMatch components at 1/8 x seeds (report rows = variant); `semi`:
     supervised vs fixmatch and unimatch (EMA teacher) at 1/16 and 1/8 x seeds, 1500 steps;
-    `semi_dice`: fixmatch and unimatch as in `semi` with a Dice unlabeled loss."""
+    `semi_self`: fixmatch and unimatch as in `semi` with teacher=self; `semi_dice`: as
+    `semi_self` with a Dice unlabeled loss."""
     from ssseg.sweep import SweepError, ablation_grid, grid, pretrain_cells, switch_variants
 
     if name == "main":
@@ -118,12 +119,16 @@ def get_sweep(name):
         steps = {"train.steps": SEMI_STEPS}
         return (grid(SEMI_METHODS[:1], SEMI_BUDGETS, SEEDS, overrides=steps)
                 + grid(SEMI_METHODS[1:], SEMI_BUDGETS, SEEDS, overrides={**steps, **SEMI_OVERRIDES}))
+    if name == "semi_self":
+        # The same cells with the student as its own labeller (UniMatch V1's default), for the ablation.
+        return grid(SEMI_METHODS[1:], SEMI_BUDGETS, SEEDS,
+                    overrides={"train.steps": SEMI_STEPS, "method.teacher": "self"})
     if name == "semi_dice":
         # The same cells with Dice as the unlabeled loss (UniMatch's medical-image code): with
         # CE, >99% of the confident pseudo-labels are background and FixMatch lost at 1/8.
         return grid(SEMI_METHODS[1:], SEMI_BUDGETS, SEEDS,
-                    overrides={"train.steps": SEMI_STEPS, "method.unlabeled_loss": "dice"})
+                    overrides={"train.steps": SEMI_STEPS, "method.teacher": "self", "method.unlabeled_loss": "dice"})
     if name == "ablation":
         variants = switch_variants(ABLATION_SWITCHES, reference="unimatch")
         return ablation_grid("method=unimatch", variants, SEEDS, budget="1/8")
-    raise SweepError(f"sweep {name!r} not in experiments/magnetic_tile.py: expected main, semi, semi_dice or ablation")
+    raise SweepError(f"sweep {name!r} not in experiments/magnetic_tile.py: expected main, semi, semi_self, semi_dice or ablation")

@@ -47,3 +47,16 @@ def test_ablation_flips_one_unimatch_switch_per_variant():
     # The reference is UniMatch's own defaults: the explicit overrides change nothing.
     assert first_difference(reference, to_plain(load_config("experiments/magnetic_tile.py:method=unimatch")),
                             allowed=()) is None
+
+
+def test_semi_grid_gives_only_the_pseudo_labellers_an_ema_teacher():
+    cells = configs("experiments/magnetic_tile.py:semi")
+    assert len(cells) == 3 * 2 * 3
+    assert all(config["train"]["steps"] == 1500 for _, config in cells.values())
+    assert "teacher" not in cells["supervised__b1_8__s0"][1]["method"]
+    assert {cells[f"{m}__b1_16__s2"][1]["method"]["teacher"] for m in ("fixmatch", "unimatch")} == {"ema"}
+    runs = [{"workdir": name, "checkpoint": "last", "config": config} for name, (_, config) in cells.items()]
+    check_comparable(runs, cell_of=lambda r: tuple(cells[r["workdir"]][0].grid[k] for k in ("regime", "budget")))
+    # The teacher=self ablation differs from the `semi` cell of the same name in the teacher alone.
+    for name, (_, config) in configs("experiments/magnetic_tile.py:semi_self").items():
+        assert first_difference(cells[name][1], config, allowed=()) == ("method.teacher", "ema", "self")
