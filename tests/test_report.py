@@ -143,3 +143,27 @@ def test_ablation_rows_follow_sweep_order(tmp_path):
     assert table.row_key == "variant"
     assert table.rows == ("full", "cutmix_off")
     assert table.get("cutmix_off", "1/8").mean == pytest.approx(55.0)
+
+
+def scored(miou, model):
+    return {"model": model, "miou": miou, "defect_miou": miou / 2, "pixel_acc": 0.9, "per_class_iou": {}}
+
+
+def test_student_table_scores_every_run_by_its_student(tmp_path):
+    from ssseg.report import select_model
+
+    write_run(tmp_path, "supervised", "1/8", 0, 0.5, 0.25, test=scored(0.5, "student"),
+              models={"student": {"val": scored(0.5, "student"), "test": scored(0.5, "student")}})
+    write_run(tmp_path, "unimatch", "1/8", 0, 0.6, 0.3, test=scored(0.6, "teacher"),
+              models={"teacher": {"val": scored(0.6, "teacher"), "test": scored(0.6, "teacher")},
+                      "student": {"val": scored(0.4, "student"), "test": scored(0.4, "student")}})
+    reported = results_table(load_results(tmp_path))
+    assert reported.get("unimatch", "1/8").mean == pytest.approx(60.0)
+    assert "checkpoint: last (teacher where there is one, else student)" in reported.note
+    students = results_table(select_model(load_results(tmp_path), "student"))
+    assert students.get("unimatch", "1/8").mean == pytest.approx(40.0)
+    assert students.get("supervised", "1/8").mean == pytest.approx(50.0)
+    assert "checkpoint: last (student)" in students.note
+    write_run(tmp_path, "supervised", "1/8", 1, 0.5, 0.25)  # a result.json without per-network scores
+    with pytest.raises(ReportError, match=r"supervised__b1_8__s1/result.json has no 'student' scores"):
+        select_model(load_results(tmp_path), "student")

@@ -62,8 +62,9 @@ def test_write_report_and_command(sweep_root, tmp_path, capsys):
         "per_class_iou_full.png", "report.md"])
     assert (out / "miou_vs_budget.png").read_bytes()[:4] == b"\x89PNG"
     assert "| unimatch | **40.0 (1)** | **62.0 ± 2.6 (3)** | – |" in (out / "report.md").read_text()
-    args = argparse.Namespace(root=str(sweep_root), out=str(tmp_path / "cmd"), metric="defect_miou",
-                              split="test", rows="auto")
+    parser = argparse.ArgumentParser()
+    report_command.add_arguments(parser)
+    args = parser.parse_args([str(sweep_root), "--out", str(tmp_path / "cmd"), "--metric", "defect_miou"])
     assert report_command.run(args) == 0
     printed = capsys.readouterr().out
     assert "**magnetic_tile: test defect mIoU (%)**" in printed

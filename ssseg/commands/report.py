@@ -14,6 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metric", choices=("miou", "defect_miou"), default=None,
                         help="table only this metric (default: mIoU, and defect mIoU where defined)")
     parser.add_argument("--split", choices=("test", "val"), default="test")
+    parser.add_argument("--model", choices=("reported", "student"), default="reported",
+                        help="network to score: result.json's headline (the EMA teacher where a run has "
+                             "one; default) or every run's student")
     parser.add_argument("--rows", default="auto",
                         help="grid key for table rows (default: 'variant' for ablations, else 'regime')")
 
@@ -22,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from ssseg.report import write_report
 
     written = write_report(args.root, args.out, metrics=[args.metric] if args.metric else None,
-                           split=args.split, row_key=args.rows)
+                           split=args.split, row_key=args.rows, model=args.model)
     for path in written:
         if path.suffix == ".md" and path.name != "report.md":
             print(path.read_text())

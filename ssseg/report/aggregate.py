@@ -49,6 +49,7 @@ class ResultsTable:
     cells: dict  # (row, col) -> CellStats
     checkpoint: str
     dataset: str
+    networks: tuple[str, ...] = ()  # which network's scores the cells hold (teacher, student)
 
     def get(self, row: str, col: str) -> CellStats | None:
         return self.cells.get((row, col))
@@ -68,8 +69,9 @@ class ResultsTable:
 
     @property
     def note(self) -> str:
+        networks = f" ({' where there is one, else '.join(self.networks)})" if self.networks else ""
         return (f"Mean ± sample std (ddof=1) over seeds, number of seeds in parentheses; "
-                f"{self.split} split, checkpoint: {self.checkpoint}; best per column in bold; "
+                f"{self.split} split, checkpoint: {self.checkpoint}{networks}; best per column in bold; "
                 f"– = no finished run.")
 
 
@@ -136,4 +138,11 @@ def results_table(results: Sequence[dict], metric: str = "miou", split: str = "t
         rows=ordered_rows(runs, row_key), cols=tuple(cols),
         cells={k: CellStats(tuple(v)) for k, v in values.items()},
         checkpoint=str(runs[0].get("checkpoint", "unknown")),
-        dataset=str(runs[0].get("dataset", "")))
+        dataset=str(runs[0].get("dataset", "")),
+        networks=_networks(runs, split))
+
+
+def _networks(runs: Sequence[dict], split: str) -> tuple[str, ...]:
+    """The networks scored, teacher first (result.json names each split's ``model``)."""
+    names = {str(r[split]["model"]) for r in runs if isinstance(r.get(split), dict) and r[split].get("model")}
+    return tuple(sorted(names, key=lambda n: (n != "teacher", n)))

@@ -94,6 +94,26 @@ def budget_sort_key(budget: Any) -> tuple:
         return (3, 0, text)
 
 
+MODEL_CHOICES = ("reported", "student")
+
+
+def select_model(results: list[dict], model: str = "reported") -> list[dict]:
+    """Runs scored by one network: "reported" keeps result.json's headline (the EMA
+    teacher where a run has one); "student" takes every run's student, so a
+    teacher-student method meets its baseline without the teacher's weight averaging."""
+    if model == "reported":
+        return list(results)
+    if model not in MODEL_CHOICES:
+        raise ReportError(f"model {model!r}: expected one of {', '.join(MODEL_CHOICES)}")
+    out = []
+    for r in results:
+        scores = r.get("models", {}).get(model)
+        if not scores:
+            raise ReportError(f"{r['workdir']}/result.json has no {model!r} scores under 'models'")
+        out.append({**r, **scores})
+    return out
+
+
 def is_pretraining(result: dict) -> bool:
     """Self-supervised pretraining runs feed other cells; they are no table rows."""
     return bool(result.get("grid", {}).get("pretrain")) or str(result.get("method", "")).startswith("pretrain")

@@ -8,7 +8,7 @@ from typing import Sequence
 from matplotlib.figure import Figure
 
 from ssseg.report.aggregate import METRICS, results_table, table_runs
-from ssseg.report.load import ReportError, budget_sort_key, coordinate, load_results
+from ssseg.report.load import ReportError, budget_sort_key, coordinate, load_results, select_model
 from ssseg.report.per_class import per_class_iou_frame, plot_per_class_heatmap
 from ssseg.report.plots import plot_learning_curves, plot_miou_vs_budget
 from ssseg.report import pseudo_labels
@@ -28,12 +28,13 @@ def _budget_slug(budget: str) -> str:
 
 def write_report(root: str | Path, out_dir: str | Path | None = None,
                  metrics: Sequence[str] | None = None, split: str = "test",
-                 row_key: str = "auto") -> list[Path]:
+                 row_key: str = "auto", model: str = "reported") -> list[Path]:
     """Write ``<metric>.{md,tex,csv}``, ``<metric>_vs_budget.png``, ``learning_curves.png``,
     ``per_class_iou_<budget>.png``, ``pseudo_labels.md`` (runs with pseudo-label
-    diagnostics) and a ``report.md`` index; return the paths written."""
+    diagnostics) and a ``report.md`` index; return the paths written. ``model``:
+    see :func:`ssseg.report.load.select_model`."""
     results = load_results(root)
-    runs = table_runs(results)
+    runs = select_model(table_runs(results), model)
     if not runs:
         raise ReportError(f"no finished runs (result.json) under {str(root)!r}")
     out = Path(out_dir) if out_dir else Path(root) / "report"
