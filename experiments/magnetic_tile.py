@@ -108,8 +108,9 @@ def get_sweep(name):
     """`main`: regimes x budgets x seeds (report rows = regime); `ablation`:
     UniMatch components at 1/8 x seeds (report rows = variant); `semi`:
     supervised vs fixmatch and unimatch (EMA teacher) at 1/16 and 1/8 x seeds, 1500 steps;
-    `semi_self`: fixmatch and unimatch as in `semi` with teacher=self; `semi_dice`: as
-    `semi_self` with a Dice unlabeled loss."""
+    `semi_self`: fixmatch and unimatch as in `semi` with teacher=self; `semi_bg`: as
+    `semi_self` with background_thresh=0.99; `semi_dice`: as `semi_self` with a Dice
+    unlabeled loss."""
     from ssseg.sweep import SweepError, ablation_grid, grid, pretrain_cells, switch_variants
 
     if name == "main":
@@ -123,6 +124,11 @@ def get_sweep(name):
         # The same cells with the student as its own labeller (UniMatch V1's default), for the ablation.
         return grid(SEMI_METHODS[1:], SEMI_BUDGETS, SEEDS,
                     overrides={"train.steps": SEMI_STEPS, "method.teacher": "self"})
+    if name == "semi_bg":
+        # semi_self with a stricter bar (0.99) for background pseudo-labels only: a good labeller's
+        # missed defects are less confident than true background (inspection.trust_by_threshold).
+        return grid(SEMI_METHODS[1:], SEMI_BUDGETS, SEEDS,
+                    overrides={"train.steps": SEMI_STEPS, "method.teacher": "self", "method.background_thresh": 0.99})
     if name == "semi_dice":
         # The same cells with Dice as the unlabeled loss (UniMatch's medical-image code): with
         # CE, >99% of the confident pseudo-labels are background and FixMatch lost at 1/8.
@@ -131,4 +137,4 @@ def get_sweep(name):
     if name == "ablation":
         variants = switch_variants(ABLATION_SWITCHES, reference="unimatch")
         return ablation_grid("method=unimatch", variants, SEEDS, budget="1/8")
-    raise SweepError(f"sweep {name!r} not in experiments/magnetic_tile.py: expected main, semi, semi_self, semi_dice or ablation")
+    raise SweepError(f"sweep {name!r} not in experiments/magnetic_tile.py: expected main, semi, semi_self, semi_bg, semi_dice or ablation")

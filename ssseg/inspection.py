@@ -125,6 +125,8 @@ def pseudo_label_thresholds(predictor) -> np.ndarray:
         # Same rule as ssseg.methods._pseudo: conf_thresh · class_conf[c] / max_k class_conf[k].
         class_conf = np.asarray(class_conf, np.float32)
         thresholds = thresholds * class_conf / class_conf.max()
+    if method_cfg.get("background_thresh") is not None:
+        thresholds[0] = float(method_cfg.background_thresh)
     return thresholds
 
 

@@ -91,6 +91,25 @@ def test_fixed_threshold_masks_pixels_below_conf_thresh():
     assert extra == {}
 
 
+def test_background_threshold_is_a_stricter_bar_for_class_0_only():
+    cfg = types.SimpleNamespace(conf_thresh=0.95, class_adaptive=False, background_thresh=0.99)
+    probs = jnp.array([[[[0.98, 0.02], [0.995, 0.005], [0.04, 0.96]]]])
+    _, _, confident, thresholds, _ = _pseudo.pseudo_labels(cfg, {}, probs, jnp.ones((1, 1, 3), bool))
+    np.testing.assert_array_equal(confident, [[[False, True, True]]])
+    np.testing.assert_allclose(thresholds, [0.99, 0.95])
+    # On top of class-adaptive thresholds too: class 0's becomes background_thresh, the others adapt.
+    adaptive = types.SimpleNamespace(conf_thresh=0.95, class_adaptive=True, class_conf_momentum=0.0,
+                                     background_thresh=0.99)
+    _, _, _, thresholds, _ = _pseudo.pseudo_labels(adaptive, {"class_conf": jnp.array([0.5, 0.5])}, probs,
+                                                   jnp.ones((1, 1, 3), bool))
+    np.testing.assert_allclose(thresholds, [0.99, 0.95 * 0.96 / (0.9875)], rtol=1e-5)
+    bad = ssseg.configs.method_defaults("fixmatch")
+    assert bad.background_thresh is None
+    bad.background_thresh = 1.5
+    with pytest.raises(ConfigError, match=r"config.method.background_thresh=1.5: expected a value in \[0, 1\]"):
+        _pseudo.check(bad)
+
+
 def test_class_adaptive_thresholds_follow_each_class_running_confidence():
     cfg = types.SimpleNamespace(conf_thresh=0.95, class_adaptive=True, class_conf_momentum=0.9)
     # Class 0 predicted at confidences 0.8 and 0.6 (mean 0.7); class 1 only on a padding pixel.

@@ -58,5 +58,9 @@ def test_semi_grid_gives_only_the_pseudo_labellers_an_ema_teacher():
     runs = [{"workdir": name, "checkpoint": "last", "config": config} for name, (_, config) in cells.items()]
     check_comparable(runs, cell_of=lambda r: tuple(cells[r["workdir"]][0].grid[k] for k in ("regime", "budget")))
     # The teacher=self ablation differs from the `semi` cell of the same name in the teacher alone.
-    for name, (_, config) in configs("experiments/magnetic_tile.py:semi_self").items():
+    selfs = configs("experiments/magnetic_tile.py:semi_self")
+    for name, (_, config) in selfs.items():
         assert first_difference(cells[name][1], config, allowed=()) == ("method.teacher", "ema", "self")
+    # semi_bg: semi_self with a stricter background threshold, nothing else.
+    for name, (_, config) in configs("experiments/magnetic_tile.py:semi_bg").items():
+        assert first_difference(selfs[name][1], config, allowed=()) == ("method.background_thresh", None, 0.99)
