@@ -59,7 +59,7 @@ def test_write_report_and_command(sweep_root, tmp_path, capsys):
         "miou.md", "miou.tex", "miou.csv", "miou_vs_budget.png",
         "defect_miou.md", "defect_miou.tex", "defect_miou.csv", "defect_miou_vs_budget.png",
         "learning_curves.png", "per_class_iou_1_16.png", "per_class_iou_1_8.png",
-        "per_class_iou_full.png", "report.md"])
+        "per_class_iou_full.png", "runs.md", "report.md"])
     assert (out / "miou_vs_budget.png").read_bytes()[:4] == b"\x89PNG"
     assert "| unimatch | **40.0 (1)** | **62.0 ± 2.6 (3)** | – |" in (out / "report.md").read_text()
     parser = argparse.ArgumentParser()
@@ -70,6 +70,20 @@ def test_write_report_and_command(sweep_root, tmp_path, capsys):
     assert "**magnetic_tile: test defect mIoU (%)**" in printed
     assert "| supervised | – | 33.0 ± 3.0 (3) | **60.0 (1)** |" in printed
     assert not (tmp_path / "cmd" / "miou.md").exists()
+
+
+def test_per_run_table_lists_every_run_in_row_budget_seed_order(sweep_root):
+    from ssseg.report.per_run import per_run_markdown
+
+    lines = per_run_markdown(load_results(sweep_root)).splitlines()
+    assert lines[2] == "| regime | budget | seed | network | mIoU | defect mIoU | background | crack | wall s |"
+    body = lines[4:]
+    assert len(body) == len(RUNS)
+    # supervised first (sweep order), budgets small to large, seeds ascending; no per-run network
+    # or wall time recorded in the fabricated runs; a missing defect mIoU shows as –.
+    assert body[0] == "| supervised | 1/8 | 0 | – | 50.0 | 30.0 | 99.0 | 50.0 | – |"
+    assert body[4] == "| supervised | full | 1 | – | 72.0 | – | 99.0 | 72.0 | – |"
+    assert body[5].startswith("| unimatch | 1/16 | 0 |")
 
 
 def test_learning_curve_draws_the_reported_model_of_an_ema_run(tmp_path):

@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from ssseg.report.aggregate import METRICS, results_table, table_runs
 from ssseg.report.load import ReportError, budget_sort_key, coordinate, load_results, select_model
 from ssseg.report.per_class import per_class_iou_frame, plot_per_class_heatmap
+from ssseg.report.per_run import per_run_markdown
 from ssseg.report.plots import plot_learning_curves, plot_miou_vs_budget
 from ssseg.report import pseudo_labels
 from ssseg.report.render import to_csv, to_latex, to_markdown
@@ -30,9 +31,9 @@ def write_report(root: str | Path, out_dir: str | Path | None = None,
                  metrics: Sequence[str] | None = None, split: str = "test",
                  row_key: str = "auto", model: str = "reported") -> list[Path]:
     """Write ``<metric>.{md,tex,csv}``, ``<metric>_vs_budget.png``, ``learning_curves.png``,
-    ``per_class_iou_<budget>.png``, ``pseudo_labels.md`` (runs with pseudo-label
-    diagnostics) and a ``report.md`` index; return the paths written. ``model``:
-    see :func:`ssseg.report.load.select_model`."""
+    ``per_class_iou_<budget>.png``, ``runs.md`` (one line per run), ``pseudo_labels.md``
+    (runs with pseudo-label diagnostics) and a ``report.md`` index; return the paths
+    written. ``model``: see :func:`ssseg.report.load.select_model`."""
     results = load_results(root)
     runs = select_model(table_runs(results), model)
     if not runs:
@@ -58,6 +59,9 @@ def write_report(root: str | Path, out_dir: str | Path | None = None,
         save_text(f"{metric}.csv", to_csv(table))
         save_figure(f"{metric}_vs_budget.png", plot_miou_vs_budget(table))
         index += [markdown, f"![{metric} vs budget]({metric}_vs_budget.png)", ""]
+
+    save_text("runs.md", per_run_markdown(runs, split=split, row_key=row_key))
+    index += ["Every run's numbers: [runs.md](runs.md)", ""]
 
     curves = Figure(figsize=(11, 4), layout="constrained")
     loss_ax, eval_ax = curves.subplots(1, 2)
