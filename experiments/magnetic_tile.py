@@ -100,6 +100,15 @@ SEMI_STEPS = 1500
 # Both teacher and student are evaluated (`ssseg report --model student`).
 # Neither teacher beats supervised here; see experiments/results/mt_semi.
 SEMI_OVERRIDES = {"method.teacher": "ema"}
+# Variants of the pseudo-labellers' cells, all with the student as its own labeller
+# (teacher=self, UniMatch V1's default): `semi_self` alone; `semi_bg` with a stricter bar
+# (0.99) for background pseudo-labels only; `semi_dice` with Dice as the unlabeled loss
+# (UniMatch's medical-image code). Results: experiments/results/mt_semi.
+SEMI_VARIANTS = {
+    "semi_self": {},
+    "semi_bg": {"method.background_thresh": 0.99},
+    "semi_dice": {"method.unlabeled_loss": "dice"},
+}
 
 
 def get_sweep(name):
@@ -118,20 +127,9 @@ def get_sweep(name):
         steps = {"train.steps": SEMI_STEPS}
         return (grid(SEMI_METHODS[:1], SEMI_BUDGETS, SEEDS, overrides=steps)
                 + grid(SEMI_METHODS[1:], SEMI_BUDGETS, SEEDS, overrides={**steps, **SEMI_OVERRIDES}))
-    if name == "semi_self":
-        # The same cells with the student as its own labeller (UniMatch V1's default), for the ablation.
+    if name in SEMI_VARIANTS:
         return grid(SEMI_METHODS[1:], SEMI_BUDGETS, SEEDS,
-                    overrides={"train.steps": SEMI_STEPS, "method.teacher": "self"})
-    if name == "semi_bg":
-        # semi_self with a stricter bar (0.99) for background pseudo-labels only: a good labeller's
-        # missed defects are less confident than true background (inspection.trust_by_threshold).
-        return grid(SEMI_METHODS[1:], SEMI_BUDGETS, SEEDS,
-                    overrides={"train.steps": SEMI_STEPS, "method.teacher": "self", "method.background_thresh": 0.99})
-    if name == "semi_dice":
-        # The same cells with Dice as the unlabeled loss (UniMatch's medical-image code): with
-        # CE, >99% of the confident pseudo-labels are background and FixMatch lost at 1/8.
-        return grid(SEMI_METHODS[1:], SEMI_BUDGETS, SEEDS,
-                    overrides={"train.steps": SEMI_STEPS, "method.teacher": "self", "method.unlabeled_loss": "dice"})
+                    overrides={"train.steps": SEMI_STEPS, "method.teacher": "self", **SEMI_VARIANTS[name]})
     if name == "ablation":
         variants = switch_variants(ABLATION_SWITCHES, reference="unimatch")
         return ablation_grid("method=unimatch", variants, SEEDS, budget="1/8")

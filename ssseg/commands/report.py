@@ -9,12 +9,14 @@ HELP = ("Aggregate result.json files under a sweep root into Markdown/LaTeX/CSV 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ssseg.report.load import MODEL_CHOICES
+
     parser.add_argument("root", help="sweep root holding one workdir per run")
     parser.add_argument("--out", default=None, help="output folder (default: ROOT/report)")
     parser.add_argument("--metric", choices=("miou", "defect_miou"), default=None,
                         help="table only this metric (default: mIoU, and defect mIoU where defined)")
     parser.add_argument("--split", choices=("test", "val"), default="test")
-    parser.add_argument("--model", choices=("reported", "student"), default="reported",
+    parser.add_argument("--model", choices=MODEL_CHOICES, default="reported",
                         help="network to score: result.json's headline (the EMA teacher where a run has "
                              "one; default) or every run's student")
     parser.add_argument("--rows", default="auto",
