@@ -109,6 +109,11 @@ SEMI_VARIANTS = {
     "semi_bg": {"method.background_thresh": 0.99},
     "semi_dice": {"method.unlabeled_loss": "dice"},
 }
+# Variants of `semi`'s pseudo-labellers that keep its EMA teacher: `semi_ca` with
+# class-adaptive thresholds.
+SEMI_EMA_VARIANTS = {
+    "semi_ca": {"method.class_adaptive": True},
+}
 
 
 def get_sweep(name):
@@ -127,6 +132,9 @@ def get_sweep(name):
         steps = {"train.steps": SEMI_STEPS}
         return (grid(SEMI_METHODS[:1], SEMI_BUDGETS, SEEDS, overrides=steps)
                 + grid(SEMI_METHODS[1:], SEMI_BUDGETS, SEEDS, overrides={**steps, **SEMI_OVERRIDES}))
+    if name in SEMI_EMA_VARIANTS:
+        return grid(SEMI_METHODS[1:], SEMI_BUDGETS, SEEDS,
+                    overrides={"train.steps": SEMI_STEPS, **SEMI_OVERRIDES, **SEMI_EMA_VARIANTS[name]})
     if name in SEMI_VARIANTS:
         return grid(SEMI_METHODS[1:], SEMI_BUDGETS, SEEDS,
                     overrides={"train.steps": SEMI_STEPS, "method.teacher": "self", **SEMI_VARIANTS[name]})

@@ -81,6 +81,35 @@ def test_unknown_unlabeled_loss_is_a_config_error():
         _pseudo.check(cfg)
 
 
+def test_class_weighted_unlabeled_ce_scales_pixels_by_pseudo_class_and_keeps_valid_count():
+    logits = jnp.zeros((1, 2, 2, 2))  # CE = ln 2 at every pixel
+    labels = jnp.array([[[0, 1], [1, 0]]])
+    confident = jnp.array([[[True, True], [False, True]]])
+    valid = jnp.array([[[True, True], [True, False]]])
+    weights = jnp.array([0.5, 2.0])
+    # used pixels: (0,0) class 0 and (0,1) class 1 -> (0.5 + 2) ln 2 over 3 valid pixels.
+    got = _pseudo.masked_ce_over_valid(logits, labels, confident, valid, weights)
+    assert float(got) == pytest.approx(2.5 * LN2 / 3)
+    cfg = types.SimpleNamespace(unlabeled_loss="ce")
+    assert float(_pseudo.unlabeled_loss(cfg, logits, labels, confident, valid, class_weights=weights)) == \
+        pytest.approx(2.5 * LN2 / 3)
+
+
+def test_pseudo_class_weights_follow_the_labeled_budget_frequencies():
+    def ctx(power, counts=(900, 100)):
+        return types.SimpleNamespace(method_cfg=types.SimpleNamespace(class_weight_power=power), class_counts=counts)
+
+    assert _pseudo.pseudo_class_weights(ctx(0.0)) is None  # off by default (UniMatch)
+    # freq^-0.5 = (0.9^-0.5, 0.1^-0.5) = (1.054, 3.162), mean 1 over classes.
+    np.testing.assert_allclose(_pseudo.pseudo_class_weights(ctx(0.5)), [0.5, 1.5], rtol=1e-5)
+    with pytest.raises(ConfigError, match="class_weight_power > 0 needs the labeled budget's class counts"):
+        _pseudo.pseudo_class_weights(ctx(0.5, counts=None))
+    cfg = ssseg.configs.method_defaults("fixmatch")
+    cfg.class_weight_power = -1.0
+    with pytest.raises(ConfigError, match=r"config.method.class_weight_power=-1.0: expected a value >= 0"):
+        _pseudo.check(cfg)
+
+
 def test_fixed_threshold_masks_pixels_below_conf_thresh():
     cfg = types.SimpleNamespace(conf_thresh=0.95, class_adaptive=False)
     probs = jnp.array([[[[0.96, 0.04], [0.06, 0.94], [0.05, 0.95]]]])

@@ -48,6 +48,15 @@ background, and a pixel-averaged CE over them mostly teaches "background"
 (including on the defect pixels the model misses), while Dice weighs every
 class present by its own size.
 
+Class-weighted unlabeled CE (`class_weight_power`, default 0 = off, as in
+UniMatch): each confident pixel's CE is scaled by its pseudo-class's weight
+freq^-power (labeled budget's pixel frequencies, mean 1 over classes), the
+rule the labeled loss uses (config.loss.class_weight_power). Why: on
+magnetic_tile >99.9% of the confident pseudo-labels are background, and the
+CE's gradient sits on the pixels the strong view disagrees on, which are
+mostly the defects the labeller misses; unweighted, that stream undoes the
+class weighting the labeled loss needed to learn defects at all.
+
 Diagnostics (aux["metrics"], never used for training): mask ratio, per-class
 counts of confident pseudo-labels, and — against the hidden truth
 `batch["unlabeled"]["label"]` (255 = ignore) — accuracy of the confident
@@ -65,11 +74,12 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from ml_collections import config_dict
 
 from ssseg.augment import cutmix, photometric
 from ssseg.errors import ConfigError
-from ssseg.losses import IGNORE, pixel_cross_entropy, soft_dice_loss
+from ssseg.losses import IGNORE, class_weights_from_counts, pixel_cross_entropy, soft_dice_loss
 from ssseg.methods import _teacher
 
 CONF_THRESH = 0.95
@@ -84,6 +94,7 @@ def add_defaults(cfg, *, conf_thresh: float = CONF_THRESH, class_adaptive: bool 
     cfg.class_conf_momentum = CLASS_CONF_MOMENTUM
     cfg.background_thresh = config_dict.placeholder(float)
     cfg.unlabeled_loss = "ce"
+    cfg.class_weight_power = 0.0
     _teacher.add_defaults(cfg, teacher=teacher, ema_momentum=ema_momentum)
 
 
@@ -94,6 +105,8 @@ def check(cfg) -> None:
     background = getattr(cfg, "background_thresh", None)
     if background is not None and not 0.0 <= background <= 1.0:
         raise ConfigError(f"config.method.background_thresh={background!r}: expected a value in [0, 1] or None")
+    if getattr(cfg, "class_weight_power", 0.0) < 0:
+        raise ConfigError(f"config.method.class_weight_power={cfg.class_weight_power!r}: expected a value >= 0")
     if cfg.unlabeled_loss not in UNLABELED_LOSSES:
         raise ConfigError(f"config.method.unlabeled_loss={cfg.unlabeled_loss!r}: expected one of "
                           f"{', '.join(UNLABELED_LOSSES)}")
@@ -150,18 +163,36 @@ def pseudo_labels(cfg, extra, probs_bhwk, valid_bhw):
     return labels, conf, confident, thresholds, extra
 
 
-def masked_ce_over_valid(logits_bhwk, labels_bhw, confident_bhw, valid_bhw):
-    """Σ CE over confident valid pixels / #valid pixels (UniMatch's unlabeled-loss normalisation)."""
-    nll, _ = pixel_cross_entropy(logits_bhwk, labels_bhw)
+def masked_ce_over_valid(logits_bhwk, labels_bhw, confident_bhw, valid_bhw, class_weights=None):
+    """Σ CE over confident valid pixels / #valid pixels (UniMatch's unlabeled-loss normalisation);
+    `class_weights` [K] scales each pixel by its pseudo-class (the sum is still over #valid)."""
+    nll, _ = pixel_cross_entropy(logits_bhwk, labels_bhw, class_weights)
     used = (confident_bhw & valid_bhw).astype(jnp.float32)
     return jnp.sum(nll * used) / jnp.maximum(jnp.sum(valid_bhw.astype(jnp.float32)), 1.0)
 
 
-def unlabeled_loss(cfg, logits_bhwk, labels_bhw, confident_bhw, valid_bhw):
-    """The method's loss on pseudo-labels: `cfg.unlabeled_loss` over confident valid pixels."""
+def pseudo_class_weights(ctx):
+    """[K] weights of the unlabeled CE by pseudo-class (`class_weight_power` > 0), else None.
+
+    freq_c^-power over the labeled budget's pixels, normalised to mean 1 over
+    classes: the rule of config.loss.class_weight_power, so that the two streams
+    weigh classes alike.
+    """
+    power = float(getattr(ctx.method_cfg, "class_weight_power", 0.0) or 0.0)
+    if power <= 0:
+        return None
+    if ctx.class_counts is None:
+        raise ConfigError("config.method.class_weight_power > 0 needs the labeled budget's class counts "
+                          "(StepContext.class_counts), which this run was built without")
+    return jnp.asarray(class_weights_from_counts(np.asarray(ctx.class_counts), power), jnp.float32)
+
+
+def unlabeled_loss(cfg, logits_bhwk, labels_bhw, confident_bhw, valid_bhw, class_weights=None):
+    """The method's loss on pseudo-labels: `cfg.unlabeled_loss` over confident valid pixels
+    (`class_weights` from `pseudo_class_weights` scale the CE; Dice weighs classes itself)."""
     if cfg.unlabeled_loss == "dice":
         return soft_dice_loss(logits_bhwk, labels_bhw, (confident_bhw & valid_bhw).astype(jnp.float32))
-    return masked_ce_over_valid(logits_bhwk, labels_bhw, confident_bhw, valid_bhw)
+    return masked_ce_over_valid(logits_bhwk, labels_bhw, confident_bhw, valid_bhw, class_weights)
 
 
 def strong_view(ctx, key, images_uint8, per_pixel=(), *, cutmix_prob: float, photometric_on: bool = True):

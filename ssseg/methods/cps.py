@@ -104,8 +104,9 @@ def loss(ctx, params, state, batch, rng):
         cutmix_prob=cfg.cutmix_prob, photometric_on=cfg.photometric)
     logits_a, batch_stats["a"] = ctx.apply(params["a"], batch_stats["a"], mixed, train=True)
     logits_b, batch_stats["b"] = ctx.apply(params["b"], batch_stats["b"], mixed, train=True)
-    cps_a = _pseudo.unlabeled_loss(cfg, logits_a, labels_b, confident_b, valid_m)  # a learns from b
-    cps_b = _pseudo.unlabeled_loss(cfg, logits_b, labels_a, confident_a, valid_m)
+    class_weights = _pseudo.pseudo_class_weights(ctx)
+    cps_a = _pseudo.unlabeled_loss(cfg, logits_a, labels_b, confident_b, valid_m, class_weights=class_weights)  # a learns from b
+    cps_b = _pseudo.unlabeled_loss(cfg, logits_b, labels_a, confident_a, valid_m, class_weights=class_weights)
     total = loss_x["a"] + loss_x["b"] + cfg.cps_weight * (cps_a + cps_b)
 
     agree = (jnp.argmax(probs_w["a"], -1) == jnp.argmax(probs_w["b"], -1)) & valid

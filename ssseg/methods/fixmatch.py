@@ -59,7 +59,8 @@ def loss(ctx, params, state, batch, rng):
     logits_s, batch_stats = ctx.apply(params, batch_stats, strong, train=True)
 
     loss_x = ctx.labeled_loss(logits_x, labeled["label"])
-    loss_s = _pseudo.unlabeled_loss(cfg, logits_s, labels_s, confident_s, valid_s)
+    loss_s = _pseudo.unlabeled_loss(cfg, logits_s, labels_s, confident_s, valid_s,
+                                    class_weights=_pseudo.pseudo_class_weights(ctx))
     total = (loss_x + loss_s) / 2.0
     metrics = {"loss_x": loss_x, "loss_s": loss_s}
     metrics.update(_pseudo.diagnostics(probs_w, confident, valid, unlabeled.get("label"),

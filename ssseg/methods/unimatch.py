@@ -94,15 +94,16 @@ def loss(ctx, params, state, batch, rng):
     views = [_pseudo.strong_view(ctx, k, unlabeled["image"], (labels, confident, valid), cutmix_prob=cfg.cutmix_prob)
              for k in ((k_s1, k_s2) if cfg.dual_strong else (k_s1,))]
     logits_s, batch_stats = ctx.apply(params, batch_stats, jnp.concatenate([v[0] for v in views]), train=True)
+    class_weights = _pseudo.pseudo_class_weights(ctx)
     strong_losses = [
-        _pseudo.unlabeled_loss(cfg, logits_s[i * num_u:(i + 1) * num_u], *views[i][1])
+        _pseudo.unlabeled_loss(cfg, logits_s[i * num_u:(i + 1) * num_u], *views[i][1], class_weights=class_weights)
         for i in range(len(views))
     ]
 
     loss_x = ctx.labeled_loss(logits_x, labeled["label"])
     loss_fp = None
     if cfg.feature_perturb:
-        loss_fp = _pseudo.unlabeled_loss(cfg, logits_fp, labels, confident, valid)
+        loss_fp = _pseudo.unlabeled_loss(cfg, logits_fp, labels, confident, valid, class_weights=class_weights)
     total = combine_losses(loss_x, strong_losses, loss_fp)
 
     metrics = {"loss_x": loss_x, "loss_s": sum(strong_losses) / len(strong_losses)}

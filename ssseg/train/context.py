@@ -28,6 +28,8 @@ class StepContext:
     num_classes: int
     mean: tuple
     std: tuple
+    # Pixels per class over the labeled budget (None where not counted, e.g. eval-only runs).
+    class_counts: tuple | None = None
 
     def normalize(self, images_uint8: jax.Array) -> jax.Array:
         """uint8 [B,H,W,C] -> float32 standardised, as the model expects."""

@@ -30,7 +30,6 @@ from ssseg.data.splits import check_disjoint, load_budget
 from ssseg.provenance import git_commit, git_dirty
 from ssseg.errors import CheckpointError
 from ssseg.eval.evaluate import evaluate, make_confusion_fn, make_prob_fn
-from ssseg.losses import class_weights_from_counts
 from ssseg.train import checkpoint, sharding
 from ssseg.train.init_from import apply_init_from
 from ssseg.train.metrics_log import MetricsLog
@@ -50,13 +49,11 @@ def run_training(cfg, workdir: str, *, show_progress: bool = True) -> dict:
     sources = load_sources(cfg.data)
     labeled_ids, unlabeled_ids = load_budget(cfg.data.name, cfg.data.budget, cfg.seed, cfg.data.splits_dir)
     check_disjoint(sources, labeled_ids, unlabeled_ids, where=f"{cfg.data.splits_dir} budget {cfg.data.budget} seed {cfg.seed}")
-    class_weights = None
-    if cfg.loss.name in ("wce", "ce_dice") and cfg.loss.class_weight_power > 0:
-        counts = _label_pixel_counts(sources, labeled_ids, len(spec.class_names))
-        class_weights = class_weights_from_counts(counts, cfg.loss.class_weight_power)
+    # Class frequencies of the labeled budget, for the class-weighted losses.
+    counts = _label_pixel_counts(sources, labeled_ids, len(spec.class_names))
 
     # Model, optimizer, method state; then weights from init_from or a checkpoint.
-    run = build_run(cfg, spec, class_weights)
+    run = build_run(cfg, spec, counts)
     mesh = sharding.make_mesh()
     sharding.check_batch_size(cfg.data.batch_size, mesh, "config.data.batch_size")
     manager = checkpoint.make_manager(workdir, keep=cfg.train.keep_checkpoints)

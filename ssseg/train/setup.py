@@ -18,7 +18,7 @@ import numpy as np
 
 from ssseg.data.registry import DatasetSpec, get_spec
 from ssseg.errors import CheckpointError
-from ssseg.losses import make_pixel_loss
+from ssseg.losses import class_weights_from_counts, make_pixel_loss
 from ssseg.models import functional as model_fns
 from ssseg.models.factory import build_model
 from ssseg.train import checkpoint
@@ -39,8 +39,12 @@ def method_module(cfg):
     return importlib.import_module(f"ssseg.methods.{cfg.method.name}")
 
 
-def build_run(cfg, spec: DatasetSpec | None = None, class_weights: np.ndarray | None = None) -> Run:
-    """Model, optimizer and method state at step 0 (weights from `config.seed`)."""
+def build_run(cfg, spec: DatasetSpec | None = None, class_counts: np.ndarray | None = None) -> Run:
+    """Model, optimizer and method state at step 0 (weights from `config.seed`).
+
+    `class_counts`: pixels per class over the labeled budget, from which the
+    class-weighted losses take their weights (labeled and, where asked, unlabeled).
+    """
     spec = spec or get_spec(cfg.data.name, cfg.data.manual_dir or None)
     num_classes = len(spec.class_names)
     model = build_model(cfg.model, num_classes, spec.channels, seed=cfg.seed)
@@ -56,10 +60,11 @@ def build_run(cfg, spec: DatasetSpec | None = None, class_weights: np.ndarray | 
         schedule=schedule,
         method=method,
         method_cfg=cfg.method,
-        labeled_loss=make_pixel_loss(cfg.loss, class_weights),
+        labeled_loss=make_pixel_loss(cfg.loss, _labeled_class_weights(cfg, class_counts)),
         num_classes=num_classes,
         mean=tuple(spec.mean),
         std=tuple(spec.std),
+        class_counts=None if class_counts is None else tuple(int(c) for c in class_counts),
     )
     init_extra = getattr(method, "init_extra", None)
     rng = jax.random.fold_in(jax.random.key(cfg.seed), 0x5EED)
@@ -72,6 +77,12 @@ def build_run(cfg, spec: DatasetSpec | None = None, class_weights: np.ndarray | 
         extra=extra,
     )
     return Run(cfg=cfg, spec=spec, ctx=ctx, state=state)
+
+
+def _labeled_class_weights(cfg, class_counts):
+    if class_counts is None or cfg.loss.name not in ("wce", "ce_dice") or cfg.loss.class_weight_power <= 0:
+        return None
+    return class_weights_from_counts(class_counts, cfg.loss.class_weight_power)
 
 
 def _head_mask(method, params):
