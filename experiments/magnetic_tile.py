@@ -110,9 +110,12 @@ SEMI_VARIANTS = {
     "semi_dice": {"method.unlabeled_loss": "dice"},
 }
 # Variants of `semi`'s pseudo-labellers that keep its EMA teacher: `semi_ca` with
-# class-adaptive thresholds.
+# class-adaptive thresholds; `semi_cw` with the unlabeled CE class-weighted like the
+# labeled loss (power 0.25 from the labeled budget); `semi_da` with distribution alignment.
 SEMI_EMA_VARIANTS = {
     "semi_ca": {"method.class_adaptive": True},
+    "semi_cw": {"method.class_weight_power": 0.25},
+    "semi_da": {"method.distribution_alignment": True},
 }
 
 
@@ -122,7 +125,8 @@ def get_sweep(name):
     supervised vs fixmatch and unimatch (EMA teacher) at 1/16 and 1/8 x seeds, 1500 steps;
     `semi_self`: fixmatch and unimatch as in `semi` with teacher=self; `semi_bg`: as
     `semi_self` with background_thresh=0.99; `semi_dice`: as `semi_self` with a Dice
-    unlabeled loss."""
+    unlabeled loss; `semi_long`: `semi` at the preset's 3000 steps; `semi_ca`, `semi_cw`,
+    `semi_da`: `semi`'s pseudo-labellers with one option switched on (SEMI_EMA_VARIANTS)."""
     from ssseg.sweep import SweepError, ablation_grid, grid, pretrain_cells, switch_variants
 
     if name == "main":
@@ -132,6 +136,9 @@ def get_sweep(name):
         steps = {"train.steps": SEMI_STEPS}
         return (grid(SEMI_METHODS[:1], SEMI_BUDGETS, SEEDS, overrides=steps)
                 + grid(SEMI_METHODS[1:], SEMI_BUDGETS, SEEDS, overrides={**steps, **SEMI_OVERRIDES}))
+    if name == "semi_long":
+        return (grid(SEMI_METHODS[:1], SEMI_BUDGETS, SEEDS)
+                + grid(SEMI_METHODS[1:], SEMI_BUDGETS, SEEDS, overrides=SEMI_OVERRIDES))
     if name in SEMI_EMA_VARIANTS:
         return grid(SEMI_METHODS[1:], SEMI_BUDGETS, SEEDS,
                     overrides={"train.steps": SEMI_STEPS, **SEMI_OVERRIDES, **SEMI_EMA_VARIANTS[name]})
@@ -141,4 +148,5 @@ def get_sweep(name):
     if name == "ablation":
         variants = switch_variants(ABLATION_SWITCHES, reference="unimatch")
         return ablation_grid("method=unimatch", variants, SEEDS, budget="1/8")
-    raise SweepError(f"sweep {name!r} not in experiments/magnetic_tile.py: expected main, semi, semi_self, semi_bg, semi_dice or ablation")
+    raise SweepError(f"sweep {name!r} not in experiments/magnetic_tile.py: expected main, semi, semi_long, "
+                     f"{', '.join([*SEMI_VARIANTS, *SEMI_EMA_VARIANTS])} or ablation")

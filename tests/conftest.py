@@ -112,14 +112,15 @@ def synthetic_splits_dir(tmp_path_factory, synthetic_sources):
 @pytest.fixture(scope="session")
 def fixmatch_smoke_run_dir(tmp_path_factory, synthetic_data_dir, synthetic_splits_dir):
     """A finished 4-step FixMatch run on synthetic_defects at 1/8 (has unlabeled images and
-    pseudo-labels), with the class-weighted unlabeled CE so the trainer's class counts are used."""
+    pseudo-labels), with the class-weighted unlabeled CE and distribution alignment, so the trainer's class
+    counts are used."""
     from ssseg.config_loader import load_config
     from ssseg.train.loop import run_training
 
     splits_dir = synthetic_splits_dir
     cfg = load_config("experiments/synthetic_defects.py:method=fixmatch,budget=1/8,smoke",
                       [f"--config.data.data_dir={synthetic_data_dir}", f"--config.data.splits_dir={splits_dir}",
-                        "--config.method.class_weight_power=0.25"])
+                        "--config.method.class_weight_power=0.25", "--config.method.distribution_alignment=True"])
     workdir = str(tmp_path_factory.mktemp("fixmatch_smoke_run"))
     run_training(cfg, workdir, show_progress=False)
     return workdir

@@ -171,6 +171,9 @@ def test_diagnostics_against_hidden_truth():
     np.testing.assert_array_equal(m["pseudo_inter"], [1, 1])
     np.testing.assert_array_equal(m["pseudo_union"], [2, 2])
     assert float(m["pseudo_miou"]) == pytest.approx(0.5)
+    # Truth 0 at two valid pixels, one of them confidently taught as 1; truth 1's pixel is unconfident.
+    np.testing.assert_array_equal(m["truth_counts"], [2, 1])
+    np.testing.assert_array_equal(m["taught_wrong"], [1, 0])
     three = _pseudo.diagnostics(jnp.pad(probs, ((0, 0), (0, 0), (0, 0), (0, 1))), confident, valid, truth)
     assert float(three["pseudo_miou"]) == pytest.approx(0.5)  # a class absent from truth and prediction is skipped
     m_none = _pseudo.diagnostics(probs, confident, valid, jnp.full((1, 1, 4), 255))
@@ -316,3 +319,20 @@ def test_bad_method_keys_are_one_line_errors():
         build_run(method_config("fixmatch", "--config.method.teacher=mean"))
     with pytest.raises(ConfigError, match="conf_thresh"):
         build_run(method_config("unimatch", "--config.method.conf_thresh=1.5"))
+
+
+def test_distribution_alignment_scales_by_target_over_running_marginal():
+    probs = jnp.array([[[[0.9, 0.1], [0.7, 0.3]]]])  # batch mean (0.8, 0.2)
+    valid = jnp.ones((1, 1, 2), bool)
+    extra = {"da_target": jnp.array([0.5, 0.5]), "da_running": jnp.array([0.6, 0.4])}
+    # momentum 0.5: running = 0.5·(0.6, 0.4) + 0.5·(0.8, 0.2) = (0.7, 0.3).
+    _, new = _pseudo.align(types.SimpleNamespace(distribution_alignment=True, da_momentum=0.5), extra, probs, valid)
+    np.testing.assert_allclose(new["da_running"], [0.7, 0.3], rtol=1e-6)
+    # momentum 0: running = (0.8, 0.2), ratio target/running = (0.625, 2.5).
+    aligned, _ = _pseudo.align(types.SimpleNamespace(distribution_alignment=True, da_momentum=0.0), extra, probs, valid)
+    np.testing.assert_allclose(aligned[0, 0, 0], [0.5625 / 0.8125, 0.25 / 0.8125], rtol=1e-5)
+    np.testing.assert_allclose(aligned[0, 0, 1], [0.4375 / 1.1875, 0.75 / 1.1875], rtol=1e-5)
+    # The under-predicted class wins the pixel it lost before alignment.
+    assert int(jnp.argmax(probs[0, 0, 1])) == 0 and int(jnp.argmax(aligned[0, 0, 1])) == 1
+    same, _ = _pseudo.align(types.SimpleNamespace(distribution_alignment=False), {}, probs, valid)
+    assert same is probs

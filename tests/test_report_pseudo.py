@@ -14,11 +14,11 @@ EARLY = {"mask_ratio": 0.0, "pseudo_counts": [0, 1000], "pseudo_correct": [0, 0]
          "pseudo_inter": [0, 0], "pseudo_union": [0, 1000]}
 LATE = {
     0: [{"mask_ratio": 0.5, "pseudo_counts": [90, 10], "pseudo_correct": [90, 5],
-         "pseudo_inter": [100, 4], "pseudo_union": [110, 12]},
+         "pseudo_inter": [100, 4], "pseudo_union": [110, 12], "truth_counts": [100, 20], "taught_wrong": [5, 10]},
         {"mask_ratio": 0.7, "pseudo_counts": [80, 20], "pseudo_correct": [80, 15],
-         "pseudo_inter": [100, 6], "pseudo_union": [100, 8]}],
+         "pseudo_inter": [100, 6], "pseudo_union": [100, 8], "truth_counts": [100, 20], "taught_wrong": [5, 6]}],
     1: [{"mask_ratio": 0.3, "pseudo_counts": [100, 0], "pseudo_correct": [99, 0],
-         "pseudo_inter": [100, 0], "pseudo_union": [100, 0]}] * 2,
+         "pseudo_inter": [100, 0], "pseudo_union": [100, 0], "truth_counts": [100, 10], "taught_wrong": [1, 10]}] * 2,
 }
 
 
@@ -41,12 +41,14 @@ def test_health_pools_late_windows_over_seeds(semi_root):
     np.testing.assert_allclose(health.share, [370 / 400, 30 / 400])
     np.testing.assert_allclose(health.precision, [368 / 370, 20 / 30])
     np.testing.assert_allclose(health.iou, [400 / 410, 10 / 20])
+    np.testing.assert_allclose(health.taught_wrong, [12 / 400, 36 / 60])
 
 
 def test_health_markdown_and_report_file(semi_root, tmp_path):
     text = to_markdown(pseudo_label_health(load_results(semi_root)), ["background", "crack"])
     assert "| unimatch | 1/8 | 2 | 45.0 | 92.50 · 99.5 | 7.50 · 66.7 |" in text
     assert "| unimatch | 1/8 | 2 | 97.6 | 50.0 |" in text
+    assert "| unimatch | 1/8 | 2 | 3.0 | 60.0 |" in text.split("taught as another class")[1]
     write_report(semi_root, tmp_path / "out")
     assert (tmp_path / "out" / "pseudo_labels.md").read_text() == text
 

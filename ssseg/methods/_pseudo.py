@@ -57,6 +57,19 @@ CE's gradient sits on the pixels the strong view disagrees on, which are
 mostly the defects the labeller misses; unweighted, that stream undoes the
 class weighting the labeled loss needed to learn defects at all.
 
+Distribution alignment (`distribution_alignment`, default off; ReMixMatch,
+Berthelot et al. 2020): before thresholding, the weak-view probabilities are
+multiplied by target_c / running_c and renormalised, where target is the
+labeled budget's pixel-class frequency and running the moving average
+(`da_momentum` 0.99, per step) of the labeller's mean probability on unlabeled
+pixels. Why: a class the labeller has not learned yet on unlabeled images
+(magnetic_tile's fray: 0.4–1.2% of labeled pixels, learned late even by the
+supervised baseline) is otherwise never pseudo-labelled, and its pixels are
+taught as background until the class is gone; alignment raises a class whose
+predicted share falls short of its labeled share (and lowers one predicted too
+often) until the two agree. Everything downstream (argmax, thresholds, the
+diagnostics) sees the aligned probabilities.
+
 Diagnostics (aux["metrics"], never used for training): mask ratio, per-class
 counts of confident pseudo-labels, and — against the hidden truth
 `batch["unlabeled"]["label"]` (255 = ignore) — accuracy of the confident
@@ -64,7 +77,9 @@ pseudo-labels (NaN when none is confident) and per class how many of them
 are right (`pseudo_correct`: precision_c = pseudo_correct[c] / pseudo_counts[c]
 where the truth is known), accuracy of all weak-view
 argmaxes, their mIoU over the classes present in the batch, and per-class
-intersection and union pixel counts. The trainer logs window means, so the
+intersection and union pixel counts, and per true class its pixel count
+(`truth_counts`) and how many of them are confidently taught as another class
+(`taught_wrong`). The trainer logs window means, so the
 counts stay additive: a class's pseudo-label IoU over a logging window is
 pseudo_inter[c] / pseudo_union[c] (rare classes are absent from most
 batches, and a per-step IoU would be undefined there).
@@ -85,6 +100,7 @@ from ssseg.methods import _teacher
 CONF_THRESH = 0.95
 CLASS_CONF_MOMENTUM = 0.99
 UNLABELED_LOSSES = ("ce", "dice")
+DA_MOMENTUM = 0.99
 
 
 def add_defaults(cfg, *, conf_thresh: float = CONF_THRESH, class_adaptive: bool = False,
@@ -95,6 +111,8 @@ def add_defaults(cfg, *, conf_thresh: float = CONF_THRESH, class_adaptive: bool 
     cfg.background_thresh = config_dict.placeholder(float)
     cfg.unlabeled_loss = "ce"
     cfg.class_weight_power = 0.0
+    cfg.distribution_alignment = False
+    cfg.da_momentum = DA_MOMENTUM
     _teacher.add_defaults(cfg, teacher=teacher, ema_momentum=ema_momentum)
 
 
@@ -107,6 +125,8 @@ def check(cfg) -> None:
         raise ConfigError(f"config.method.background_thresh={background!r}: expected a value in [0, 1] or None")
     if getattr(cfg, "class_weight_power", 0.0) < 0:
         raise ConfigError(f"config.method.class_weight_power={cfg.class_weight_power!r}: expected a value >= 0")
+    if not 0.0 <= getattr(cfg, "da_momentum", DA_MOMENTUM) < 1.0:
+        raise ConfigError(f"config.method.da_momentum={cfg.da_momentum!r}: expected a value in [0, 1)")
     if cfg.unlabeled_loss not in UNLABELED_LOSSES:
         raise ConfigError(f"config.method.unlabeled_loss={cfg.unlabeled_loss!r}: expected one of "
                           f"{', '.join(UNLABELED_LOSSES)}")
@@ -122,7 +142,37 @@ def init_extra(ctx, params, batch_stats, rng):
     extra = _teacher.init_teacher(cfg, params, batch_stats)
     if cfg.class_adaptive:
         extra["class_conf"] = jnp.full((ctx.num_classes,), 1.0 / ctx.num_classes, jnp.float32)
+    if getattr(cfg, "distribution_alignment", False):
+        if ctx.class_counts is None:
+            raise ConfigError("config.method.distribution_alignment=True needs the labeled budget's class counts "
+                              "(StepContext.class_counts), which this run was built without")
+        counts = np.asarray(ctx.class_counts, np.float64) + 1.0  # a class absent from the budget stays possible
+        target = jnp.asarray(counts / counts.sum(), jnp.float32)
+        extra["da_target"] = target
+        # No correction until the labeller's own marginal is measured. A copy: the state is
+        # donated to the step, and one buffer must not appear twice in it.
+        extra["da_running"] = jnp.array(target, copy=True)
     return extra
+
+
+def align(cfg, extra, probs_bhwk, valid_bhw):
+    """Distribution alignment (ReMixMatch): (probs · target / running marginal, renormalised; new extra).
+
+    `running` is a moving average (da_momentum) of the mean weak-view probability
+    over valid pixels, updated with this batch first (ReMixMatch's order);
+    `target` is the labeled budget's pixel-class frequency. Off: probs unchanged.
+    """
+    if not getattr(cfg, "distribution_alignment", False):
+        return probs_bhwk, extra
+    probs_bhwk = jax.lax.stop_gradient(probs_bhwk)
+    weight = valid_bhw.astype(jnp.float32)[..., None]
+    batch_mean = jnp.sum(probs_bhwk * weight, axis=(0, 1, 2)) / jnp.maximum(jnp.sum(weight), 1.0)
+    running = jnp.where(jnp.sum(weight) > 0,
+                        cfg.da_momentum * extra["da_running"] + (1.0 - cfg.da_momentum) * batch_mean,
+                        extra["da_running"])
+    aligned = probs_bhwk * (extra["da_target"] / jnp.maximum(running, 1e-8))
+    aligned = aligned / jnp.sum(aligned, axis=-1, keepdims=True)
+    return aligned, {**extra, "da_running": running}
 
 
 # Hooks every pseudo-labelling method re-exports.
@@ -247,4 +297,8 @@ def diagnostics(probs_bhwk, confident_bhw, valid_bhw, truth_bhw=None, thresholds
         metrics["pseudo_miou"] = _ratio(jnp.sum(jnp.where(present, iou, 0.0)), jnp.sum(present))
         metrics["pseudo_inter"] = inter
         metrics["pseudo_union"] = union
+        # Per true class: its pixels, and those confidently taught as another class
+        # (a class the labeller has not learned is taught as background here).
+        metrics["truth_counts"] = jnp.sum(truth_onehot, axis=(0, 1, 2))
+        metrics["taught_wrong"] = jnp.sum(truth_onehot * (used & ~correct)[..., None], axis=(0, 1, 2))
     return jax.lax.stop_gradient(metrics)

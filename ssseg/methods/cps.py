@@ -93,9 +93,11 @@ def loss(ctx, params, state, batch, rng):
         weak = _teacher.weak_logits(ctx, state, u_w, student_weak, part=name)
         probs_w[name] = jax.nn.softmax(weak.astype(jnp.float32), axis=-1)
 
-    # One call for both networks, so class-adaptive confidences see both.
-    labels, _, confident, thresholds, extra = _pseudo.pseudo_labels(
-        cfg, state.extra, jnp.concatenate([probs_w["a"], probs_w["b"]]), jnp.concatenate([valid, valid]))
+    # One call for both networks, so class-adaptive confidences and alignment see both.
+    probs_ab, extra = _pseudo.align(cfg, state.extra, jnp.concatenate([probs_w["a"], probs_w["b"]]),
+                                    jnp.concatenate([valid, valid]))
+    probs_w = {"a": probs_ab[:num_u], "b": probs_ab[num_u:]}
+    labels, _, confident, thresholds, extra = _pseudo.pseudo_labels(cfg, extra, probs_ab, jnp.concatenate([valid, valid]))
     labels_a, labels_b = labels[:num_u], labels[num_u:]
     confident_a, confident_b = confident[:num_u], confident[num_u:]
 

@@ -52,7 +52,8 @@ def loss(ctx, params, state, batch, rng):
         logits_x, batch_stats = ctx.apply(params, state.batch_stats, x, train=True)
         student_weak = None
     probs_w = jax.nn.softmax(_teacher.weak_logits(ctx, state, u_w, student_weak).astype(jnp.float32), axis=-1)
-    labels, _, confident, thresholds, extra = _pseudo.pseudo_labels(cfg, state.extra, probs_w, valid)
+    probs_w, extra = _pseudo.align(cfg, state.extra, probs_w, valid)
+    labels, _, confident, thresholds, extra = _pseudo.pseudo_labels(cfg, extra, probs_w, valid)
 
     strong, (labels_s, confident_s, valid_s), _ = _pseudo.strong_view(
         ctx, rng, unlabeled["image"], (labels, confident, valid), cutmix_prob=cfg.cutmix_prob)

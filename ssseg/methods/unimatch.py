@@ -88,7 +88,8 @@ def loss(ctx, params, state, batch, rng):
     logits_fp = logits[num_x + num_u:] if cfg.feature_perturb else None
 
     probs_w = jax.nn.softmax(_teacher.weak_logits(ctx, state, u_w, student_weak).astype(jnp.float32), axis=-1)
-    labels, _, confident, thresholds, extra = _pseudo.pseudo_labels(cfg, state.extra, probs_w, valid)
+    probs_w, extra = _pseudo.align(cfg, state.extra, probs_w, valid)
+    labels, _, confident, thresholds, extra = _pseudo.pseudo_labels(cfg, extra, probs_w, valid)
 
     # Strong views: independent photometric draws and CutMix boxes, forwarded together.
     views = [_pseudo.strong_view(ctx, k, unlabeled["image"], (labels, confident, valid), cutmix_prob=cfg.cutmix_prob)

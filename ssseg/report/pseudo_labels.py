@@ -20,7 +20,7 @@ import numpy as np
 from ssseg.report.aggregate import ordered_rows, resolve_row_key, table_runs
 from ssseg.report.load import budget_sort_key, coordinate, load_metrics
 
-COUNT_KEYS = ("pseudo_counts", "pseudo_correct", "pseudo_inter", "pseudo_union")
+COUNT_KEYS = ("pseudo_counts", "pseudo_correct", "pseudo_inter", "pseudo_union", "truth_counts", "taught_wrong")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +35,9 @@ class PseudoLabelHealth:
     share: np.ndarray  # [K] fraction of confident pseudo-labels per class
     precision: np.ndarray  # [K] NaN where a class got no confident pseudo-label
     iou: np.ndarray  # [K] weak-view argmax vs hidden truth; NaN where the class never occurs
+    # [K] share of each true class's unlabeled pixels confidently taught as another class
+    # (NaN for runs that predate the diagnostic, or where the class never occurs)
+    taught_wrong: np.ndarray | None = None
 
 
 def _pooled(records: Sequence[dict], last_fraction: float) -> tuple[int, float, dict] | None:
@@ -87,7 +90,9 @@ def pseudo_label_health(results: Sequence[dict], last_fraction: float = 1 / 3,
                 mask_ratio=float(np.nanmean([s[1] for s in members])),
                 share=_divide(counts, counts.sum()),
                 precision=_divide(sums["pseudo_correct"], counts) if "pseudo_correct" in sums else unknown,
-                iou=_divide(sums["pseudo_inter"], sums["pseudo_union"]) if "pseudo_inter" in sums else unknown))
+                iou=_divide(sums["pseudo_inter"], sums["pseudo_union"]) if "pseudo_inter" in sums else unknown,
+                taught_wrong=_divide(sums["taught_wrong"], sums["truth_counts"])
+                if "taught_wrong" in sums and "truth_counts" in sums else unknown))
     return health
 
 
@@ -113,4 +118,11 @@ def to_markdown(health: Sequence[PseudoLabelHealth], class_names: Sequence[str])
               "| regime | budget | seeds | " + " | ".join(names) + " |", "|" + "---|" * (3 + len(names))]
     for h in health:
         lines.append(f"| {h.row} | {h.budget} | {h.seeds} | " + " | ".join(_pct(v) for v in h.iou) + " |")
+    taught = [h for h in health if h.taught_wrong is not None and np.isfinite(h.taught_wrong).any()]
+    if taught:
+        lines += ["", "**Each class's unlabeled pixels confidently taught as another class (%)**",
+                  "(a class the labeller has not learned is taught as background: self-training then unlearns it)",
+                  "", "| regime | budget | seeds | " + " | ".join(names) + " |", "|" + "---|" * (3 + len(names))]
+        for h in taught:
+            lines.append(f"| {h.row} | {h.budget} | {h.seeds} | " + " | ".join(_pct(v) for v in h.taught_wrong) + " |")
     return "\n".join(lines) + "\n"
