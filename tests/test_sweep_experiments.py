@@ -51,7 +51,7 @@ def test_ablation_flips_one_unimatch_switch_per_variant():
 
 def test_semi_grid_gives_only_the_pseudo_labellers_an_ema_teacher():
     cells = configs("experiments/magnetic_tile.py:semi")
-    assert len(cells) == 3 * 2 * 3
+    assert len(cells) == 3 * 2 * 5
     assert all(config["train"]["steps"] == 1500 for _, config in cells.values())
     assert "teacher" not in cells["supervised__b1_8__s0"][1]["method"]
     assert {cells[f"{m}__b1_16__s2"][1]["method"]["teacher"] for m in ("fixmatch", "unimatch")} == {"ema"}
@@ -64,3 +64,12 @@ def test_semi_grid_gives_only_the_pseudo_labellers_an_ema_teacher():
     # semi_bg: semi_self with a stricter background threshold, nothing else.
     for name, (_, config) in configs("experiments/magnetic_tile.py:semi_bg").items():
         assert first_difference(selfs[name][1], config, allowed=()) == ("method.background_thresh", None, 0.99)
+    # The EMA-teacher variants and semi_long: one key off the `semi` cell of the same name.
+    flips = {"semi_ca": ("method.class_adaptive", False, True),
+             "semi_cw": ("method.class_weight_power", 0.0, 0.25),
+             "semi_da": ("method.distribution_alignment", False, True)}
+    for sweep, diff in flips.items():
+        for name, (_, config) in configs(f"experiments/magnetic_tile.py:{sweep}").items():
+            assert first_difference(cells[name][1], config, allowed=()) == diff
+    for name, (_, config) in configs("experiments/magnetic_tile.py:semi_long").items():
+        assert first_difference(cells[name][1], config, allowed=()) == ("train.steps", 1500, 3000)
