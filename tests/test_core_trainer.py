@@ -60,6 +60,16 @@ def test_workdir_of_another_config_is_refused_and_kept(smoke_run_dir, synthetic_
     assert open(os.path.join(smoke_run_dir, "config.json")).read() == before
 
 
+def test_a_workdir_being_trained_is_refused_and_untouched(tmp_path, synthetic_data_dir):
+    import fcntl
+
+    with open(tmp_path / ".train.lock", "a") as held:  # as another trainer would hold it
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(CheckpointError, match=r"is being trained by another process"):
+            loop.run_training(smoke_train_config(synthetic_data_dir), str(tmp_path), show_progress=False)
+    assert sorted(os.listdir(tmp_path)) == [".train.lock"]
+
+
 def test_eval_command_reproduces_the_test_numbers(smoke_run_dir, capsys):
     assert cli(["eval", "--workdir", smoke_run_dir, "--split", "test"]) == 0
     with open(os.path.join(smoke_run_dir, "eval_test.json")) as f:

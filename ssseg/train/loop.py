@@ -11,6 +11,8 @@ test split; val is logged for model selection only.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import time
@@ -38,9 +40,30 @@ from ssseg.train.step import compile_train_step
 
 
 def run_training(cfg, workdir: str, *, show_progress: bool = True) -> dict:
+    """Train (or resume) in `workdir`, holding it against a second process for the whole run."""
+    workdir = os.path.abspath(workdir)
+    os.makedirs(workdir, exist_ok=True)
+    with _exclusive(workdir):
+        return _train(cfg, workdir, show_progress)
+
+
+@contextlib.contextmanager
+def _exclusive(workdir: str):
+    """An flock on workdir/.train.lock: a second trainer on the same workdir would truncate
+    metrics.jsonl and race for checkpoints (seen here), so it is refused instead."""
+    path = os.path.join(workdir, ".train.lock")
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CheckpointError(f"{workdir} is being trained by another process (it holds {path}); "
+                                  "wait for it or use another --workdir") from None
+        yield
+
+
+def _train(cfg, workdir: str, show_progress: bool) -> dict:
     t_start = time.time()
     code_version = {"git_commit": git_commit(), "git_dirty": git_dirty()}  # the code that starts training
-    workdir = os.path.abspath(workdir)
     _claim_workdir(cfg, workdir)
     result_path = os.path.join(workdir, "result.json")
 
