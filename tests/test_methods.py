@@ -322,17 +322,20 @@ def test_bad_method_keys_are_one_line_errors():
 
 
 def test_distribution_alignment_scales_by_target_over_running_marginal():
+    def ctx(**cfg):  # labeled counts (9, 9) -> target (0.5, 0.5) after +1 smoothing
+        return types.SimpleNamespace(method_cfg=types.SimpleNamespace(**cfg), class_counts=(9, 9))
+
     probs = jnp.array([[[[0.9, 0.1], [0.7, 0.3]]]])  # batch mean (0.8, 0.2)
     valid = jnp.ones((1, 1, 2), bool)
-    extra = {"da_target": jnp.array([0.5, 0.5]), "da_running": jnp.array([0.6, 0.4])}
+    extra = {"da_running": jnp.array([0.6, 0.4])}
     # momentum 0.5: running = 0.5·(0.6, 0.4) + 0.5·(0.8, 0.2) = (0.7, 0.3).
-    _, new = _pseudo.align(types.SimpleNamespace(distribution_alignment=True, da_momentum=0.5), extra, probs, valid)
+    _, new = _pseudo.align(ctx(distribution_alignment=True, da_momentum=0.5), extra, probs, valid)
     np.testing.assert_allclose(new["da_running"], [0.7, 0.3], rtol=1e-6)
     # momentum 0: running = (0.8, 0.2), ratio target/running = (0.625, 2.5).
-    aligned, _ = _pseudo.align(types.SimpleNamespace(distribution_alignment=True, da_momentum=0.0), extra, probs, valid)
+    aligned, _ = _pseudo.align(ctx(distribution_alignment=True, da_momentum=0.0), extra, probs, valid)
     np.testing.assert_allclose(aligned[0, 0, 0], [0.5625 / 0.8125, 0.25 / 0.8125], rtol=1e-5)
     np.testing.assert_allclose(aligned[0, 0, 1], [0.4375 / 1.1875, 0.75 / 1.1875], rtol=1e-5)
     # The under-predicted class wins the pixel it lost before alignment.
     assert int(jnp.argmax(probs[0, 0, 1])) == 0 and int(jnp.argmax(aligned[0, 0, 1])) == 1
-    same, _ = _pseudo.align(types.SimpleNamespace(distribution_alignment=False), {}, probs, valid)
+    same, _ = _pseudo.align(ctx(distribution_alignment=False), {}, probs, valid)
     assert same is probs

@@ -148,25 +148,32 @@ def init_extra(ctx, params, batch_stats, rng):
     if cfg.class_adaptive:
         extra["class_conf"] = jnp.full((ctx.num_classes,), 1.0 / ctx.num_classes, jnp.float32)
     if getattr(cfg, "distribution_alignment", False):
-        if ctx.class_counts is None:
-            raise ConfigError("config.method.distribution_alignment=True needs the labeled budget's class counts "
-                              "(StepContext.class_counts), which this run was built without")
-        counts = np.asarray(ctx.class_counts, np.float64) + 1.0  # a class absent from the budget stays possible
-        target = jnp.asarray(counts / counts.sum(), jnp.float32)
-        extra["da_target"] = target
-        # No correction until the labeller's own marginal is measured. A copy: the state is
-        # donated to the step, and one buffer must not appear twice in it.
-        extra["da_running"] = jnp.array(target, copy=True)
+        # No correction until the labeller's own marginal is measured.
+        extra["da_running"] = jnp.asarray(alignment_target(ctx), jnp.float32)
     return extra
 
 
-def align(cfg, extra, probs_bhwk, valid_bhw):
+def _labeled_class_counts(ctx, key: str) -> np.ndarray:
+    if ctx.class_counts is None:
+        raise ConfigError(f"config.method.{key} needs the labeled budget's class counts "
+                          "(StepContext.class_counts), which this run was built without")
+    return np.asarray(ctx.class_counts, np.float64)
+
+
+def alignment_target(ctx) -> np.ndarray:
+    """The labeled budget's pixel-class frequency; +1 per class so one absent from the budget stays possible."""
+    counts = _labeled_class_counts(ctx, "distribution_alignment=True") + 1.0
+    return counts / counts.sum()
+
+
+def align(ctx, extra, probs_bhwk, valid_bhw):
     """Distribution alignment (ReMixMatch): (probs · target / running marginal, renormalised; new extra).
 
-    `running` is a moving average (da_momentum) of the mean weak-view probability
-    over valid pixels, updated with this batch first (ReMixMatch's order);
-    `target` is the labeled budget's pixel-class frequency. Off: probs unchanged.
+    `running` (state.extra) is a moving average (da_momentum) of the mean weak-view
+    probability over valid pixels, updated with this batch first (ReMixMatch's
+    order); `target` is `alignment_target(ctx)`, a constant of the run. Off: probs unchanged.
     """
+    cfg = ctx.method_cfg
     if not getattr(cfg, "distribution_alignment", False):
         return probs_bhwk, extra
     probs_bhwk = jax.lax.stop_gradient(probs_bhwk)
@@ -175,7 +182,8 @@ def align(cfg, extra, probs_bhwk, valid_bhw):
     running = jnp.where(jnp.sum(weight) > 0,
                         cfg.da_momentum * extra["da_running"] + (1.0 - cfg.da_momentum) * batch_mean,
                         extra["da_running"])
-    aligned = probs_bhwk * (extra["da_target"] / jnp.maximum(running, 1e-8))
+    target = jnp.asarray(alignment_target(ctx), jnp.float32)
+    aligned = probs_bhwk * (target / jnp.maximum(running, 1e-8))
     aligned = aligned / jnp.sum(aligned, axis=-1, keepdims=True)
     return aligned, {**extra, "da_running": running}
 
@@ -236,10 +244,8 @@ def pseudo_class_weights(ctx):
     power = float(getattr(ctx.method_cfg, "class_weight_power", 0.0) or 0.0)
     if power <= 0:
         return None
-    if ctx.class_counts is None:
-        raise ConfigError("config.method.class_weight_power > 0 needs the labeled budget's class counts "
-                          "(StepContext.class_counts), which this run was built without")
-    return jnp.asarray(class_weights_from_counts(np.asarray(ctx.class_counts), power), jnp.float32)
+    return jnp.asarray(class_weights_from_counts(_labeled_class_counts(ctx, "class_weight_power > 0"), power),
+                       jnp.float32)
 
 
 def unlabeled_loss(cfg, logits_bhwk, labels_bhw, confident_bhw, valid_bhw, class_weights=None):

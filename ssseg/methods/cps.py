@@ -94,7 +94,7 @@ def loss(ctx, params, state, batch, rng):
         probs_w[name] = jax.nn.softmax(weak.astype(jnp.float32), axis=-1)
 
     # One call for both networks, so class-adaptive confidences and alignment see both.
-    probs_ab, extra = _pseudo.align(cfg, state.extra, jnp.concatenate([probs_w["a"], probs_w["b"]]),
+    probs_ab, extra = _pseudo.align(ctx, state.extra, jnp.concatenate([probs_w["a"], probs_w["b"]]),
                                     jnp.concatenate([valid, valid]))
     probs_w = {"a": probs_ab[:num_u], "b": probs_ab[num_u:]}
     labels, _, confident, thresholds, extra = _pseudo.pseudo_labels(cfg, extra, probs_ab, jnp.concatenate([valid, valid]))

@@ -52,7 +52,7 @@ def loss(ctx, params, state, batch, rng):
         logits_x, batch_stats = ctx.apply(params, state.batch_stats, x, train=True)
         student_weak = None
     probs_w = jax.nn.softmax(_teacher.weak_logits(ctx, state, u_w, student_weak).astype(jnp.float32), axis=-1)
-    probs_w, extra = _pseudo.align(cfg, state.extra, probs_w, valid)
+    probs_w, extra = _pseudo.align(ctx, state.extra, probs_w, valid)
     labels, _, confident, thresholds, extra = _pseudo.pseudo_labels(cfg, extra, probs_w, valid)
 
     strong, (labels_s, confident_s, valid_s), _ = _pseudo.strong_view(

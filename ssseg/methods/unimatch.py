@@ -88,7 +88,7 @@ def loss(ctx, params, state, batch, rng):
     logits_fp = logits[num_x + num_u:] if cfg.feature_perturb else None
 
     probs_w = jax.nn.softmax(_teacher.weak_logits(ctx, state, u_w, student_weak).astype(jnp.float32), axis=-1)
-    probs_w, extra = _pseudo.align(cfg, state.extra, probs_w, valid)
+    probs_w, extra = _pseudo.align(ctx, state.extra, probs_w, valid)
     labels, _, confident, thresholds, extra = _pseudo.pseudo_labels(cfg, extra, probs_w, valid)
 
     # Strong views: independent photometric draws and CutMix boxes, forwarded together.

@@ -235,7 +235,6 @@ def _strip(record: dict) -> dict:
 def _claim_workdir(cfg, workdir: str) -> None:
     """Refuse a workdir that holds a run of a different config: never overwrite. A key the
     stored config predates counts as its default (configs.fill_defaults), so such runs resume."""
-    os.makedirs(workdir, exist_ok=True)
     path = os.path.join(workdir, "config.json")
     mine = to_plain(cfg)
     if os.path.exists(path):
