@@ -114,12 +114,20 @@ SEMI_VARIANTS = {
 }
 # Variants of `semi`'s pseudo-labellers that keep its EMA teacher: `semi_ca` with
 # class-adaptive thresholds; `semi_cw` with the unlabeled CE class-weighted like the
-# labeled loss (power 0.25 from the labeled budget); `semi_da` with distribution alignment.
+# labeled loss (power 0.25 from the labeled budget); `semi_da` with distribution alignment;
+# `semi_ebg` with background_thresh=0.99 (as semi_bg, but the labeller is the eval-mode
+# EMA teacher, on which an eval-mode check says 0.99 stops most false background).
 SEMI_EMA_VARIANTS = {
     "semi_ca": {"method.class_adaptive": True},
     "semi_cw": {"method.class_weight_power": 0.25},
     "semi_da": {"method.distribution_alignment": True},
+    "semi_ebg": {"method.background_thresh": 0.99},
 }
+# `semi_cp`: `semi` with labeled copy-paste (p=0.5) in every regime: defect pixels of
+# labeled images pasted into the unlabeled images for the pseudo-labellers (AEL), and
+# within the labeled batch for supervised, its control (the augmentation without the
+# unlabeled data).
+SEMI_COPY_PASTE = {"method.copy_paste_prob": 0.5}
 
 
 def get_sweep(name):
@@ -129,16 +137,17 @@ def get_sweep(name):
     `semi_self`: fixmatch and unimatch as in `semi` with teacher=self; `semi_bg`: as
     `semi_self` with background_thresh=0.99; `semi_dice`: as `semi_self` with a Dice
     unlabeled loss; `semi_long`: `semi` at the preset's 3000 steps; `semi_ca`, `semi_cw`,
-    `semi_da`: `semi`'s pseudo-labellers with one option switched on (SEMI_EMA_VARIANTS)."""
+    `semi_da`, `semi_ebg`: `semi`'s pseudo-labellers with one option switched on (SEMI_EMA_VARIANTS);
+    `semi_cp`: `semi` with labeled copy-paste in every regime."""
     from ssseg.sweep import SweepError, ablation_grid, grid, pretrain_cells, switch_variants
 
     if name == "main":
         pretrain = pretrain_cells(SEEDS, method=PRETRAIN_METHOD, extra_arg=f"budget={MAIN_BUDGETS[0]}")
         return pretrain + grid(MAIN_REGIMES, MAIN_BUDGETS, SEEDS)
-    if name == "semi":
-        steps = {"train.steps": SEMI_STEPS}
-        return (grid(SEMI_METHODS[:1], SEMI_BUDGETS, SEMI_SEEDS, overrides=steps)
-                + grid(SEMI_METHODS[1:], SEMI_BUDGETS, SEMI_SEEDS, overrides={**steps, **SEMI_OVERRIDES}))
+    if name in ("semi", "semi_cp"):
+        every = {"train.steps": SEMI_STEPS, **(SEMI_COPY_PASTE if name == "semi_cp" else {})}
+        return (grid(SEMI_METHODS[:1], SEMI_BUDGETS, SEMI_SEEDS, overrides=every)
+                + grid(SEMI_METHODS[1:], SEMI_BUDGETS, SEMI_SEEDS, overrides={**every, **SEMI_OVERRIDES}))
     if name == "semi_long":
         return (grid(SEMI_METHODS[:1], SEMI_BUDGETS, SEEDS)
                 + grid(SEMI_METHODS[1:], SEMI_BUDGETS, SEEDS, overrides=SEMI_OVERRIDES))
@@ -152,4 +161,4 @@ def get_sweep(name):
         variants = switch_variants(ABLATION_SWITCHES, reference="unimatch")
         return ablation_grid("method=unimatch", variants, SEEDS, budget="1/8")
     raise SweepError(f"sweep {name!r} not in experiments/magnetic_tile.py: expected main, semi, semi_long, "
-                     f"{', '.join([*SEMI_VARIANTS, *SEMI_EMA_VARIANTS])} or ablation")
+                     f"{', '.join([*SEMI_VARIANTS, *SEMI_EMA_VARIANTS])}, semi_cp or ablation")

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ssseg.augment import cutmix, photometric
+from ssseg.augment import copy_paste, cutmix, photometric
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +98,22 @@ def test_gaussian_blur_keeps_flat_images_flat_and_mass():
     blurred = photometric.gaussian_blur(impulse, jnp.float32(1.0))
     assert abs(float(blurred.sum()) - 1.0) < 1e-5
     assert float(blurred[10, 10, 0]) == pytest.approx(1 / (2 * np.pi), rel=0.05)
+
+
+def test_copy_paste_moves_only_paste_class_pixels_of_the_drawn_source():
+    labels = np.zeros((2, 4, 4), np.int32)
+    labels[0, 1, 1:3] = 1  # source 0: two class-1 pixels
+    labels[1, 2, 2] = 2  # source 1: one class-2 pixel (not a paste class) ...
+    labels[1, 0, 0], labels[1, 3, 3] = 1, 255  # ... one class-1 pixel, one ignored
+    sources = np.stack([np.full((4, 4, 1), 10, np.uint8), np.full((4, 4, 1), 20, np.uint8)])
+    classes = jnp.array([False, True, False])
+    source, mask = copy_paste.paste_masks(jax.random.key(0), jnp.asarray(labels), classes, 6, prob=1.0)
+    source, mask = np.asarray(source), np.asarray(mask)
+    assert set(source) == {0, 1}  # both sources drawn among 6 targets
+    np.testing.assert_array_equal(mask, labels[source] == 1)
+    targets = np.zeros((6, 4, 4, 1), np.uint8)
+    pasted = np.asarray(copy_paste.paste(jnp.asarray(mask), jnp.asarray(source), targets, sources))
+    np.testing.assert_array_equal(pasted[..., 0], np.where(mask, sources[source, ..., 0], 0))
+    assert pasted.dtype == np.uint8
+    _, never = copy_paste.paste_masks(jax.random.key(0), jnp.asarray(labels), classes, 6, prob=0.0)
+    assert not np.asarray(never).any()

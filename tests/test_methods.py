@@ -241,11 +241,37 @@ def test_strong_view_pastes_targets_with_the_image_box():
     np.testing.assert_array_equal(np.asarray(view)[..., 0], np.asarray(m_labels, np.float32))  # pixels move with labels
 
 
+def test_labeled_copy_paste_sets_true_labels_and_flags_where_pasted():
+    cfg = types.SimpleNamespace(copy_paste_prob=1.0)
+    ctx = types.SimpleNamespace(method_cfg=cfg, class_counts=(90, 5, 5))  # class 0 dominant
+    np.testing.assert_array_equal(_pseudo.paste_classes(ctx), [False, True, True])
+    truth = np.zeros((1, 4, 4), np.int32)
+    truth[0, 0, :2] = 2
+    labeled = {"image": np.full((1, 4, 4, 1), 200, np.uint8), "label": truth}
+    images = np.zeros((2, 4, 4, 1), np.uint8)
+    pseudo = np.ones((2, 4, 4), np.int32)
+    confident = np.zeros((2, 4, 4), bool)
+    valid = np.ones((2, 4, 4), bool)
+    valid[:, 0, 0] = False  # crop padding under a pasted pixel becomes valid: it holds labeled content
+    out, (labels,), (conf, val), ratio = _pseudo.paste_labeled(ctx, jax.random.key(0), images, labeled,
+                                                              (pseudo,), (confident, valid))
+    where = np.broadcast_to(truth == 2, (2, 4, 4))
+    np.testing.assert_array_equal(np.asarray(out)[..., 0], np.where(where, 200, 0))
+    np.testing.assert_array_equal(labels, np.where(where, 2, 1))
+    np.testing.assert_array_equal(conf, where)
+    np.testing.assert_array_equal(val, valid | where)
+    assert float(ratio) == pytest.approx(2 / 16)
+    cfg.copy_paste_prob = 0.0
+    same = _pseudo.paste_labeled(ctx, jax.random.key(0), images, labeled, (pseudo,), (confident, valid))
+    assert same[0] is images and same[1][0] is pseudo and same[3] is None
+
+
 # --- every method: hooks and one traced step (no compile) --------------------------------------
 
 @pytest.fixture(scope="module")
 def traced():
     """{method: (run, state_out, metrics)} from jax.eval_shape of one train step."""
+    from ssseg.data.registry import get_spec
     from ssseg.train.setup import build_run
     from ssseg.train.step import train_step
 
@@ -254,7 +280,9 @@ def traced():
     def get(name, *overrides):
         key = (name, overrides)
         if key not in out:
-            run = build_run(method_config(name, *overrides))
+            cfg = method_config(name, *overrides)
+            counts = np.arange(1, 10)[::-1] * 100  # labeled pixels per class; class 0 dominant
+            run = build_run(cfg, class_counts=counts[:len(get_spec(cfg.data.name, cfg.data.manual_dir or None).class_names)])
             num_classes = len(run.spec.class_names)
             batch = {"labeled": fabricated_labeled_batch(run.cfg, num_classes)}
             if run.ctx.method.USES_UNLABELED:
@@ -284,8 +312,9 @@ def test_step_keeps_the_state_structure_and_reports_diagnostics(traced, name):
     ("unimatch", ("--config.method.teacher=ema", "--config.method.class_adaptive=true")),
     ("unimatch", ("--config.method.dual_strong=false", "--config.method.feature_perturb=false",
                   "--config.method.cutmix_prob=0")),
-    ("fixmatch", ("--config.method.teacher=ema",)),
-    ("cps", ("--config.method.teacher=ema", "--config.method.class_adaptive=true")),
+    ("fixmatch", ("--config.method.teacher=ema", "--config.method.copy_paste_prob=0.5")),
+    ("cps", ("--config.method.teacher=ema", "--config.method.class_adaptive=true",
+             "--config.method.copy_paste_prob=1.0")),
 ])
 def test_switches_trace(traced, name, overrides):
     run, state_out, metrics = traced(name, *overrides)
@@ -295,6 +324,14 @@ def test_switches_trace(traced, name, overrides):
     if cfg.class_adaptive:
         assert metrics["thresholds"].shape == (len(run.spec.class_names),)
         np.testing.assert_allclose(run.state.extra["class_conf"], 1 / len(run.spec.class_names))
+    assert ("paste_ratio" in metrics) == (cfg.copy_paste_prob > 0)
+
+
+def test_supervised_copy_paste_traces_and_reports_its_ratio(traced):
+    run, state_out, metrics = traced("supervised", "--config.method.copy_paste_prob=0.5")
+    assert jax.tree.structure(state_out) == jax.tree.structure(run.state)
+    assert metrics["paste_ratio"].shape == ()
+    assert "paste_ratio" not in traced("supervised")[2]
 
 
 def test_cps_networks_differ_and_are_evaluated_separately(traced):
@@ -319,6 +356,8 @@ def test_bad_method_keys_are_one_line_errors():
         build_run(method_config("fixmatch", "--config.method.teacher=mean"))
     with pytest.raises(ConfigError, match="conf_thresh"):
         build_run(method_config("unimatch", "--config.method.conf_thresh=1.5"))
+    with pytest.raises(ConfigError, match="config.method.copy_paste_prob=2.0"):
+        build_run(method_config("fixmatch", "--config.method.copy_paste_prob=2.0"))
 
 
 def test_distribution_alignment_scales_by_target_over_running_marginal():

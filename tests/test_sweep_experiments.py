@@ -67,7 +67,9 @@ def test_semi_grid_gives_only_the_pseudo_labellers_an_ema_teacher():
     # The EMA-teacher variants and semi_long: one key off the `semi` cell of the same name.
     flips = {"semi_ca": ("method.class_adaptive", False, True),
              "semi_cw": ("method.class_weight_power", 0.0, 0.25),
-             "semi_da": ("method.distribution_alignment", False, True)}
+             "semi_da": ("method.distribution_alignment", False, True),
+             "semi_ebg": ("method.background_thresh", None, 0.99),
+             "semi_cp": ("method.copy_paste_prob", 0.0, 0.5)}  # every regime, supervised too
     for sweep, diff in flips.items():
         for name, (_, config) in configs(f"experiments/magnetic_tile.py:{sweep}").items():
             assert first_difference(cells[name][1], config, allowed=()) == diff

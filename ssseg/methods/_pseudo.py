@@ -75,6 +75,19 @@ alignment divided it away, and from step 100 to 500 99.5% of the pixels were
 confident background pseudo-labels (run stopped). Soft marginals are the
 wrong quantity when a class's argmax is rare but its diffuse mass is not.
 
+Labeled copy-paste (`copy_paste_prob`, default 0 = off, as in UniMatch;
+AEL's copy-paste, ssseg/augment/copy_paste.py): before the strong views are
+made, each unlabeled image takes, with this probability, every pixel of a
+random labeled image of the batch whose class is not the labeled budget's
+dominant one (background on inspection data), with its true label as a
+confident target. Why: a class the labeller misses on unlabeled images (fray
+on magnetic_tile: half its pixels confidently called background by the
+teacher) only ever appears as background in the unlabeled stream, which then
+outweighs the labeled stream's few examples of it; pasted examples put the
+class back into that stream, on the unlabeled images' own backgrounds. The
+weak view (pseudo-labels, diagnostics) is not pasted; `paste_ratio` logs the
+share of unlabeled pixels that were.
+
 Diagnostics (aux["metrics"], never used for training): mask ratio, per-class
 counts of confident pseudo-labels, and — against the hidden truth
 `batch["unlabeled"]["label"]` (255 = ignore) — accuracy of the confident
@@ -97,7 +110,7 @@ import jax.numpy as jnp
 import numpy as np
 from ml_collections import config_dict
 
-from ssseg.augment import cutmix, photometric
+from ssseg.augment import copy_paste, cutmix, photometric
 from ssseg.errors import ConfigError
 from ssseg.losses import IGNORE, class_weights_from_counts, pixel_cross_entropy, soft_dice_loss
 from ssseg.methods import _teacher
@@ -106,6 +119,7 @@ CONF_THRESH = 0.95
 CLASS_CONF_MOMENTUM = 0.99
 UNLABELED_LOSSES = ("ce", "dice")
 DA_MOMENTUM = 0.99
+_PASTE_STREAM = 0xC0B7  # folded into the step key, so the other draws are the same with copy-paste off
 
 
 def add_defaults(cfg, *, conf_thresh: float = CONF_THRESH, class_adaptive: bool = False,
@@ -118,6 +132,7 @@ def add_defaults(cfg, *, conf_thresh: float = CONF_THRESH, class_adaptive: bool 
     cfg.class_weight_power = 0.0
     cfg.distribution_alignment = False
     cfg.da_momentum = DA_MOMENTUM
+    cfg.copy_paste_prob = 0.0
     _teacher.add_defaults(cfg, teacher=teacher, ema_momentum=ema_momentum)
 
 
@@ -132,6 +147,8 @@ def check(cfg) -> None:
         raise ConfigError(f"config.method.class_weight_power={cfg.class_weight_power!r}: expected a value >= 0")
     if not 0.0 <= getattr(cfg, "da_momentum", DA_MOMENTUM) < 1.0:
         raise ConfigError(f"config.method.da_momentum={cfg.da_momentum!r}: expected a value in [0, 1)")
+    if not 0.0 <= getattr(cfg, "copy_paste_prob", 0.0) <= 1.0:
+        raise ConfigError(f"config.method.copy_paste_prob={cfg.copy_paste_prob!r}: expected a value in [0, 1]")
     if cfg.unlabeled_loss not in UNLABELED_LOSSES:
         raise ConfigError(f"config.method.unlabeled_loss={cfg.unlabeled_loss!r}: expected one of "
                           f"{', '.join(UNLABELED_LOSSES)}")
@@ -254,6 +271,33 @@ def unlabeled_loss(cfg, logits_bhwk, labels_bhw, confident_bhw, valid_bhw, class
     if cfg.unlabeled_loss == "dice":
         return soft_dice_loss(logits_bhwk, labels_bhw, (confident_bhw & valid_bhw).astype(jnp.float32))
     return masked_ce_over_valid(logits_bhwk, labels_bhw, confident_bhw, valid_bhw, class_weights)
+
+
+def paste_classes(ctx) -> np.ndarray:
+    """bool [K]: the classes copy-paste moves, every class but the labeled budget's most frequent."""
+    counts = _labeled_class_counts(ctx, "copy_paste_prob > 0")
+    return counts != counts.max() if counts.any() else np.ones(counts.shape, bool)
+
+
+def paste_labeled(ctx, key, images_u8, labeled, labels=(), flags=()):
+    """Labeled copy-paste onto the unlabeled images: (images, labels, flags, paste_ratio).
+
+    Where a pixel is pasted, each array of `labels` takes the source's true
+    label and each of `flags` (confident, valid) becomes True. Off
+    (`copy_paste_prob` 0): everything unchanged, paste_ratio None.
+    """
+    prob = float(getattr(ctx.method_cfg, "copy_paste_prob", 0.0) or 0.0)
+    if prob <= 0:
+        return images_u8, tuple(labels), tuple(flags), None
+    if labeled["image"].shape[1:] != images_u8.shape[1:]:
+        raise ConfigError(f"config.method.copy_paste_prob={prob}: labeled images {labeled['image'].shape[1:]} and "
+                          f"unlabeled images {images_u8.shape[1:]} must have the same crop shape")
+    source, mask = copy_paste.paste_masks(jax.random.fold_in(key, _PASTE_STREAM), labeled["label"],
+                                          jnp.asarray(paste_classes(ctx)), images_u8.shape[0], prob)
+    images = copy_paste.paste(mask, source, images_u8, labeled["image"])
+    labels = tuple(copy_paste.paste(mask, source, array, labeled["label"]) for array in labels)
+    flags = tuple(mask | array for array in flags)
+    return images, labels, flags, jnp.mean(mask.astype(jnp.float32))
 
 
 def strong_view(ctx, key, images_uint8, per_pixel=(), *, cutmix_prob: float, photometric_on: bool = True):

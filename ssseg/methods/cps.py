@@ -101,8 +101,10 @@ def loss(ctx, params, state, batch, rng):
     labels_a, labels_b = labels[:num_u], labels[num_u:]
     confident_a, confident_b = confident[:num_u], confident[num_u:]
 
+    pasted, (labels_a, labels_b), (confident_a, confident_b, valid_p), paste_ratio = _pseudo.paste_labeled(
+        ctx, rng, unlabeled["image"], labeled, (labels_a, labels_b), (confident_a, confident_b, valid))
     mixed, (labels_a, confident_a, labels_b, confident_b, valid_m), _ = _pseudo.strong_view(
-        ctx, rng, unlabeled["image"], (labels_a, confident_a, labels_b, confident_b, valid),
+        ctx, rng, pasted, (labels_a, confident_a, labels_b, confident_b, valid_p),
         cutmix_prob=cfg.cutmix_prob, photometric_on=cfg.photometric)
     logits_a, batch_stats["a"] = ctx.apply(params["a"], batch_stats["a"], mixed, train=True)
     logits_b, batch_stats["b"] = ctx.apply(params["b"], batch_stats["b"], mixed, train=True)
@@ -118,6 +120,8 @@ def loss(ctx, params, state, batch, rng):
         "loss_cps": cps_a + cps_b,
         "ab_agreement": jnp.sum(agree) / jnp.maximum(jnp.sum(valid), 1),
     }
+    if paste_ratio is not None:
+        metrics["paste_ratio"] = paste_ratio
     metrics.update(_pseudo.diagnostics(probs_w["a"], confident[:num_u], valid, unlabeled.get("label"),
                                        thresholds if cfg.class_adaptive else None))
     return total, {"batch_stats": batch_stats, "metrics": metrics, "extra": extra}

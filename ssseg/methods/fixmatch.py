@@ -4,7 +4,7 @@ As in UniMatch's fixmatch.py (LiheYoung/UniMatch; PEERS.md): the weak view's
 argmax (stop-gradient) is the target wherever its confidence ≥ conf_thresh
 (0.95); the strong view is the weak view with colour jitter, grayscale, blur
 and CutMix (p=0.5) with a partner image whose pseudo-labels are pasted with
-it; the unlabeled CE is summed over confident valid pixels and divided by
+it (optionally after labeled copy-paste, `copy_paste_prob`); the unlabeled CE is summed over confident valid pixels and divided by
 the number of valid pixels; loss = (l_x + l_s) / 2. With teacher="self" the
 weak-view logits come from the student's train-mode forward on
 [labeled; weak] as in that code; teacher="ema" uses the EMA teacher.
@@ -55,8 +55,10 @@ def loss(ctx, params, state, batch, rng):
     probs_w, extra = _pseudo.align(ctx, state.extra, probs_w, valid)
     labels, _, confident, thresholds, extra = _pseudo.pseudo_labels(cfg, extra, probs_w, valid)
 
+    pasted, (labels_p,), (confident_p, valid_p), paste_ratio = _pseudo.paste_labeled(
+        ctx, rng, unlabeled["image"], labeled, (labels,), (confident, valid))
     strong, (labels_s, confident_s, valid_s), _ = _pseudo.strong_view(
-        ctx, rng, unlabeled["image"], (labels, confident, valid), cutmix_prob=cfg.cutmix_prob)
+        ctx, rng, pasted, (labels_p, confident_p, valid_p), cutmix_prob=cfg.cutmix_prob)
     logits_s, batch_stats = ctx.apply(params, batch_stats, strong, train=True)
 
     loss_x = ctx.labeled_loss(logits_x, labeled["label"])
@@ -64,6 +66,8 @@ def loss(ctx, params, state, batch, rng):
                                     class_weights=_pseudo.pseudo_class_weights(ctx))
     total = (loss_x + loss_s) / 2.0
     metrics = {"loss_x": loss_x, "loss_s": loss_s}
+    if paste_ratio is not None:
+        metrics["paste_ratio"] = paste_ratio
     metrics.update(_pseudo.diagnostics(probs_w, confident, valid, unlabeled.get("label"),
                                        thresholds if cfg.class_adaptive else None))
     return total, {"batch_stats": batch_stats, "metrics": metrics, "extra": extra}

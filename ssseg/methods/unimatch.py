@@ -92,7 +92,9 @@ def loss(ctx, params, state, batch, rng):
     labels, _, confident, thresholds, extra = _pseudo.pseudo_labels(cfg, extra, probs_w, valid)
 
     # Strong views: independent photometric draws and CutMix boxes, forwarded together.
-    views = [_pseudo.strong_view(ctx, k, unlabeled["image"], (labels, confident, valid), cutmix_prob=cfg.cutmix_prob)
+    pasted, labels_p, flags_p, paste_ratio = _pseudo.paste_labeled(ctx, rng, unlabeled["image"], labeled,
+                                                                   (labels,), (confident, valid))
+    views = [_pseudo.strong_view(ctx, k, pasted, (*labels_p, *flags_p), cutmix_prob=cfg.cutmix_prob)
              for k in ((k_s1, k_s2) if cfg.dual_strong else (k_s1,))]
     logits_s, batch_stats = ctx.apply(params, batch_stats, jnp.concatenate([v[0] for v in views]), train=True)
     class_weights = _pseudo.pseudo_class_weights(ctx)
@@ -110,6 +112,8 @@ def loss(ctx, params, state, batch, rng):
     metrics = {"loss_x": loss_x, "loss_s": sum(strong_losses) / len(strong_losses)}
     if loss_fp is not None:
         metrics["loss_fp"] = loss_fp
+    if paste_ratio is not None:
+        metrics["paste_ratio"] = paste_ratio
     metrics.update(_pseudo.diagnostics(probs_w, confident, valid, unlabeled.get("label"),
                                        thresholds if cfg.class_adaptive else None))
     return total, {"batch_stats": batch_stats, "metrics": metrics, "extra": extra}
