@@ -167,3 +167,28 @@ def test_student_table_scores_every_run_by_its_student(tmp_path):
     write_run(tmp_path, "supervised", "1/8", 1, 0.5, 0.25)  # a result.json without per-network scores
     with pytest.raises(ReportError, match=r"supervised__b1_8__s1/result.json has no 'student' scores"):
         select_model(load_results(tmp_path), "student")
+
+
+def test_val_best_picks_each_runs_network_by_val_and_says_so(tmp_path):
+    from ssseg.report import select_model
+
+    def networks(teacher_val, student_val):
+        return {"teacher": {"val": scored(teacher_val, "teacher"), "test": scored(0.30, "teacher")},
+                "student": {"val": scored(student_val, "student"), "test": scored(0.40, "student")}}
+
+    write_run(tmp_path, "supervised", "1/8", 0, 0.5, 0.25, test=scored(0.5, "student"),
+              models={"student": {"val": scored(0.5, "student"), "test": scored(0.5, "student")}})
+    write_run(tmp_path, "fixmatch", "1/8", 0, 0.3, 0.15, test=scored(0.30, "teacher"),
+              val=scored(0.2, "teacher"), models=networks(0.2, 0.25))  # student better on val
+    write_run(tmp_path, "fixmatch", "1/8", 1, 0.3, 0.15, test=scored(0.30, "teacher"),
+              val=scored(0.2, "teacher"),  # a tie keeps the headline (teacher), whatever the order in models
+              models=dict(reversed(networks(0.2, 0.2).items())))
+    picked = {(r["regime"], r["seed"]): r["test"]["model"] for r in select_model(load_results(tmp_path), "val_best")}
+    assert picked == {("supervised", 0): "student", ("fixmatch", 0): "student", ("fixmatch", 1): "teacher"}
+    table = results_table(select_model(load_results(tmp_path), "val_best"))
+    assert table.get("fixmatch", "1/8").mean == pytest.approx(35.0)
+    assert "checkpoint: last (the network with the higher val mIoU)" in table.note
+    write_run(tmp_path, "fixmatch", "1/8", 2, 0.3, 0.15, models={"teacher": {"test": scored(0.3, "teacher")},
+                                                                 "student": networks(0.2, 0.2)["student"]})
+    with pytest.raises(ReportError, match=r"fixmatch__b1_8__s2/result.json: network 'teacher' has no val mIoU"):
+        select_model(load_results(tmp_path), "val_best")

@@ -73,5 +73,9 @@ def test_semi_grid_gives_only_the_pseudo_labellers_an_ema_teacher():
     for sweep, diff in flips.items():
         for name, (_, config) in configs(f"experiments/magnetic_tile.py:{sweep}").items():
             assert first_difference(cells[name][1], config, allowed=()) == diff
+    # semi_lr: the encoder's learning rate and the decoder's multiplier, nothing else.
+    for name, (_, config) in configs("experiments/magnetic_tile.py:semi_lr").items():
+        assert first_difference(cells[name][1], config, allowed=("optim.lr",)) == ("optim.head_lr_mult", 1.0, 4.0)
+        assert (cells[name][1]["optim"]["lr"], config["optim"]["lr"]) == (4e-3, 1e-3)
     for name, (_, config) in configs("experiments/magnetic_tile.py:semi_long").items():
         assert first_difference(cells[name][1], config, allowed=()) == ("train.steps", 1500, 3000)

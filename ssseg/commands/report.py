@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", choices=("test", "val"), default="test")
     parser.add_argument("--model", choices=MODEL_CHOICES, default="reported",
                         help="network to score: result.json's headline (the EMA teacher where a run has "
-                             "one; default) or every run's student")
+                             "one; default), every run's student, or per run the one with the higher "
+                             "val mIoU (val_best)")
     parser.add_argument("--rows", default="auto",
                         help="grid key for table rows (default: 'variant' for ablations, else 'regime')")
 

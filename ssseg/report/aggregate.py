@@ -143,6 +143,10 @@ def results_table(results: Sequence[dict], metric: str = "miou", split: str = "t
 
 
 def _networks(runs: Sequence[dict], split: str) -> tuple[str, ...]:
-    """The networks scored, teacher first (result.json names each split's ``model``)."""
+    """The networks scored, teacher first (result.json names each split's ``model``), or
+    the rule that chose them (``select_model(..., "val_best")``)."""
+    rules = {r["network_rule"] for r in runs if r.get("network_rule")}
+    if rules:
+        return tuple(sorted(rules))
     names = {str(r[split]["model"]) for r in runs if isinstance(r.get(split), dict) and r[split].get("model")}
     return tuple(sorted(names, key=lambda n: (n != "teacher", n)))

@@ -94,24 +94,44 @@ def budget_sort_key(budget: Any) -> tuple:
         return (3, 0, text)
 
 
-MODEL_CHOICES = ("reported", "student")
+MODEL_CHOICES = ("reported", "student", "val_best")
+VAL_BEST_RULE = "the network with the higher val mIoU"
 
 
 def select_model(results: list[dict], model: str = "reported") -> list[dict]:
     """Runs scored by one network: "reported" keeps result.json's headline (the EMA
     teacher where a run has one); "student" takes every run's student, so a
-    teacher-student method meets its baseline without the teacher's weight averaging."""
+    teacher-student method meets its baseline without the teacher's weight averaging;
+    "val_best" takes, per run, the network (teacher or student) with the higher val
+    mIoU at the same checkpoint (the headline on a tie), a choice made without the
+    test split. Runs with one network keep it."""
     if model == "reported":
         return list(results)
     if model not in MODEL_CHOICES:
         raise ReportError(f"model {model!r}: expected one of {', '.join(MODEL_CHOICES)}")
     out = []
     for r in results:
-        scores = r.get("models", {}).get(model)
-        if not scores:
+        networks = r.get("models", {})
+        if model == "val_best":
+            out.append({**r, **networks[_best_on_val(r)], "network_rule": VAL_BEST_RULE} if networks
+                       else {**r, "network_rule": VAL_BEST_RULE})
+            continue
+        if not networks.get(model):
             raise ReportError(f"{r['workdir']}/result.json has no {model!r} scores under 'models'")
-        out.append({**r, **scores})
+        out.append({**r, **networks[model]})
     return out
+
+
+def _best_on_val(result: dict) -> str:
+    networks = result["models"]
+    missing = [name for name, scores in networks.items() if "miou" not in scores.get("val", {})]
+    if missing:
+        raise ReportError(f"{result['workdir']}/result.json: network {missing[0]!r} has no val mIoU "
+                          f"(models.{missing[0]}.val.miou) to choose by")
+    headline = result.get("val", {}).get("model")
+    # max() keeps the first of equals: the headline network first, so a tie keeps it.
+    order = sorted(networks, key=lambda name: name != headline)
+    return max(order, key=lambda name: networks[name]["val"]["miou"])
 
 
 def is_pretraining(result: dict) -> bool:
