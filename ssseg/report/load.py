@@ -113,8 +113,8 @@ def select_model(results: list[dict], model: str = "reported") -> list[dict]:
     for r in results:
         networks = r.get("models", {})
         if model == "val_best":
-            out.append({**r, **networks[_best_on_val(r)], "network_rule": VAL_BEST_RULE} if networks
-                       else {**r, "network_rule": VAL_BEST_RULE})
+            chosen = networks[_best_on_val(r)] if networks else {}
+            out.append({**r, **chosen, "network_rule": VAL_BEST_RULE})
             continue
         if not networks.get(model):
             raise ReportError(f"{r['workdir']}/result.json has no {model!r} scores under 'models'")
