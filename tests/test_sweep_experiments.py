@@ -77,5 +77,10 @@ def test_semi_grid_gives_only_the_pseudo_labellers_an_ema_teacher():
     for name, (_, config) in configs("experiments/magnetic_tile.py:semi_lr").items():
         assert first_difference(cells[name][1], config, allowed=("optim.lr",)) == ("optim.head_lr_mult", 1.0, 4.0)
         assert (cells[name][1]["optim"]["lr"], config["optim"]["lr"]) == (4e-3, 1e-3)
+    # semi_lr_m99: semi_lr's supervised cells unchanged, the teachers' momentum 0.996 -> 0.99.
+    lr_cells = configs("experiments/magnetic_tile.py:semi_lr")
+    for name, (_, config) in configs("experiments/magnetic_tile.py:semi_lr_m99").items():
+        diff = None if name.startswith("supervised") else ("method.ema_momentum", 0.996, 0.99)
+        assert first_difference(lr_cells[name][1], config, allowed=()) == diff
     for name, (_, config) in configs("experiments/magnetic_tile.py:semi_long").items():
         assert first_difference(cells[name][1], config, allowed=()) == ("train.steps", 1500, 3000)
