@@ -32,6 +32,17 @@ def test_byol_loss_of_identical_orthogonal_and_opposite_outputs():
     assert float(objectives.byol_loss(x, mixed, jnp.asarray([1.0, 0.0]))) == pytest.approx(2.0, abs=1e-6)
 
 
+def test_spread_is_zero_when_collapsed_and_exact_on_orthogonal_rows():
+    d = 4
+    # One-hot rows: each dimension is 1 in a quarter of the rows, std sqrt(1/4 - 1/16).
+    assert np.isclose(float(objectives.spread(3.0 * jnp.eye(d))), np.sqrt(d) * np.sqrt(1 / d - 1 / d**2))
+    same = jnp.tile(jnp.array([[1.0, 2.0, 0.0, -1.0]]), (5, 1)) * jnp.arange(1, 6)[:, None]
+    assert np.isclose(float(objectives.spread(same)), 0.0, atol=1e-6)  # one direction at any scale
+    # Weights leave rows out: the two one-hot rows left give std 1/2 in two of four dimensions.
+    rows = jnp.concatenate([jnp.eye(d)[:2], jnp.ones((3, d))])
+    assert np.isclose(float(objectives.spread(rows, jnp.array([1, 1, 0, 0, 0]))), np.sqrt(d) * 0.5 * 2 / d)
+
+
 def test_render_whole_box_is_identity_and_integer_shift_is_a_crop():
     img = np.arange(2 * 16 * 16, dtype=np.float32).reshape(2, 16, 16, 1) / 512.0
     valid = np.ones((2, 16, 16), bool)

@@ -48,6 +48,7 @@ def test_pixpro_steps_decrease_the_loss_and_move_the_target(pixpro_run):
     assert all(np.isfinite(losses))
     assert np.mean(losses[-2:]) < 0.8 * losses[0], losses
     assert float(metrics["pos_pairs_1"]) > 0
+    assert 0.05 < float(metrics["target_spread_within_1"]) <= float(metrics["target_spread_1"]) + 0.05
     enc0 = jax.tree.leaves(pixpro_run.state.params["encoder"])[0]
     enc = jax.tree.leaves(state.params["encoder"])[0]
     tgt = jax.tree.leaves(state.extra["target"]["encoder"])[0]

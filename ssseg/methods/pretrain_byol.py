@@ -79,11 +79,6 @@ def loss(ctx, params, state, batch, rng):
     loss_byol = 0.5 * (objectives.byol_loss(online[0], target[1]) + objectives.byol_loss(online[1], target[0]))
     return loss_byol, {
         "batch_stats": batch_stats,
-        "metrics": {"loss_byol": loss_byol, "target_spread": _spread(target.reshape(-1, target.shape[-1]))},
+        "metrics": {"loss_byol": loss_byol, "target_spread": objectives.spread(target.reshape(-1, target.shape[-1]))},
     }
 
-
-def _spread(z: jax.Array) -> jax.Array:
-    """Per-dimension std of unit-normalised outputs × sqrt(dim): ~1 when spread, 0 when collapsed."""
-    unit = z / jnp.maximum(jnp.linalg.norm(z, axis=-1, keepdims=True), 1e-6)
-    return jnp.std(unit, axis=0).mean() * jnp.sqrt(z.shape[-1])

@@ -109,7 +109,18 @@ def _dense_terms(m, ssl_heads, target_projector, feats, target_feats, valid, geo
     positives = positives & cells[0][:, :, None] & cells[1][:, None, :]
     loss_ab = objectives.pixpro_loss(propagated[0], target[1], positives)
     loss_ba = objectives.pixpro_loss(propagated[1], target[0], jnp.swapaxes(positives, 1, 2))
-    return 0.5 * (loss_ab + loss_ba), positives.sum(axis=(1, 2)).mean()
+    return 0.5 * (loss_ab + loss_ba), {
+        f"pos_pairs_{level}": positives.sum(axis=(1, 2)).mean(),
+        **_target_spreads(target.reshape(two * b, h * w, -1), cells.reshape(two * b, h * w), level)}
+
+
+def _target_spreads(target, cells, level):
+    """Collapse monitors of the target projection [N, cells, D]: over all valid cells, and
+    within each image (0 when every cell of an image projects alike, which the dense loss
+    would then satisfy without telling a defect from the tile around it)."""
+    within = jax.vmap(objectives.spread)(target, cells)
+    return {f"target_spread_{level}": objectives.spread(target.reshape(-1, target.shape[-1]), cells.reshape(-1)),
+            f"target_spread_within_{level}": within.mean()}
 
 
 def _global_term(ssl_heads, target_projector, feats, target_feats, valid):
@@ -137,11 +148,11 @@ def loss(ctx, params, state, batch, rng):
 
     metrics, dense_losses = {}, []
     for level in _levels(m, len(features)):
-        term, pairs = _dense_terms(m, ssl_heads, target_projector, features[level], target_features[level],
-                                   valid, geoms, level)
+        term, diagnostics = _dense_terms(m, ssl_heads, target_projector, features[level], target_features[level],
+                                         valid, geoms, level)
         dense_losses.append(term)
         metrics[f"loss_dense_{level}"] = term
-        metrics[f"pos_pairs_{level}"] = pairs
+        metrics.update(diagnostics)
     total = sum(dense_losses) / len(dense_losses)
     if m.global_weight > 0:
         global_term = _global_term(ssl_heads, target_projector, features[-1], target_features[-1], valid)

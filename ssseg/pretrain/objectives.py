@@ -35,6 +35,19 @@ def byol_loss(online: jax.Array, target: jax.Array, weights: jax.Array | None = 
     return jnp.sum(per_row * weights) / jnp.maximum(jnp.sum(weights), 1.0)
 
 
+def spread(z: jax.Array, weights: jax.Array | None = None) -> jax.Array:
+    """Collapse monitor: mean per-dimension std of the unit-normalised rows of z [N, D], × sqrt(D).
+
+    ~1 when the rows point in many directions, 0 when they all point the same way
+    (a collapsed projector); `weights` [N] (0/1) leaves rows out."""
+    unit = _unit(z)
+    w = jnp.ones(z.shape[:1], z.dtype) if weights is None else weights.astype(z.dtype)
+    total = jnp.maximum(w.sum(), 1.0)
+    mean = jnp.sum(unit * w[:, None], axis=0) / total
+    var = jnp.sum((unit - mean) ** 2 * w[:, None], axis=0) / total
+    return jnp.sqrt(var).mean() * jnp.sqrt(z.shape[-1])
+
+
 def masked_mean_pool(features_bhwc: jax.Array, valid_bhw: jax.Array) -> jax.Array:
     """Global average over valid cells: [B, C]."""
     w = valid_bhw.astype(features_bhwc.dtype)[..., None]
