@@ -109,6 +109,25 @@ def test_pixpro_loss_averages_over_positive_pairs_of_each_image():
     assert float(objectives.pixpro_loss(online, target, pairs)) == pytest.approx(2.5, abs=1e-6)
 
 
+def test_pixcontrast_loss_counts_other_cells_and_other_images_as_negatives():
+    tau = 0.5
+    e = jnp.eye(3)
+    one = objectives.pixcontrast_loss(e[None], e[None], jnp.eye(3, dtype=bool)[None], jnp.ones((1, 3), bool), tau)
+    # Each cell: its own copy (cos 1) against the two other, orthogonal cells (cos 0).
+    assert float(one) == pytest.approx(-np.log(np.exp(2.0) / (np.exp(2.0) + 2.0)), abs=1e-5)
+    # Two identical images: the other image's copy of the cell is a negative at cos 1 too.
+    both = jnp.stack([e, e])
+    two = objectives.pixcontrast_loss(both, both, jnp.stack([jnp.eye(3, dtype=bool)] * 2), jnp.ones((2, 3), bool), tau)
+    assert float(two) == pytest.approx(-np.log(np.exp(2.0) / (2 * np.exp(2.0) + 4.0)), abs=1e-5)
+    # Invalid target cells leave the denominator; cells without a positive leave the mean.
+    pos = jnp.zeros((1, 3, 3), bool).at[0, 0, 0].set(True).at[0, 0, 1].set(True)
+    masked = objectives.pixcontrast_loss(e[None], e[None], pos, jnp.array([[True, True, False]]), tau)
+    assert float(masked) == pytest.approx(0.0, abs=1e-5)  # both keys left are positives
+    grads = jax.grad(lambda x: objectives.pixcontrast_loss(x, e[None], pos, jnp.array([[True, True, False]]), tau))(
+        e[None])
+    assert np.isfinite(np.asarray(grads)).all()
+
+
 def test_pixel_propagation_with_orthogonal_cells_and_identity_transform():
     x = jnp.asarray([[[1.0, 0.0], [0.0, 2.0], [0.6, 0.8]]])  # cell 2 is 0.6/0.8 of cells 0/1's directions
     identity = {"kernel": jnp.eye(2), "bias": jnp.zeros(2)}

@@ -47,12 +47,21 @@ def defaults() -> ml_collections.ConfigDict:
     m.pos_radius = 0.7  # PixPro §3.1, T = 0.7 (best in its Table 3)
     m.ppm_gamma = 2.0  # PixPro §3.2, γ = 2 (Table 4)
     m.global_weight = 0.0  # PixPro+ adds an instance (BYOL) branch with weight 1
+    # "pixpro": PPM + regression onto the target (no negatives); "pixcontrast": the paper's
+    # contrastive baseline, InfoNCE with every other cell as a negative at temperature
+    # `contrast_tau` (0.3, its §4.2). On magnetic_tile the regression left the stride-4
+    # features nearly uniform within each image (experiments/results/mt_pretrain).
+    m.dense_loss = "pixpro"
+    m.contrast_tau = 0.3
     # PixPro: momentum 0.99 increased to 1 over training; kept at 0.99 here
     # (short runs), see pretrain_byol.defaults.
     m.ema_momentum = 0.99
     views.view_defaults(m)
     probe_defaults(m)
     return m
+
+
+DENSE_LOSSES = ("pixpro", "pixcontrast")
 
 
 def _levels(method_cfg, num_levels: int) -> tuple[int, ...]:
@@ -66,6 +75,8 @@ def _levels(method_cfg, num_levels: int) -> tuple[int, ...]:
 
 def init_params(cfg, spec, params, batch_stats):
     m = cfg.method
+    if m.dense_loss not in DENSE_LOSSES:
+        raise ConfigError(f"config.method.dense_loss={m.dense_loss!r}: expected one of {', '.join(DENSE_LOSSES)}")
     shapes = layout.feature_shapes(cfg, spec, params, batch_stats)
     rng = jax.random.fold_in(jax.random.key(cfg.seed), 0x919)
     projector, transform = {}, {}
@@ -103,12 +114,17 @@ def _dense_terms(m, ssl_heads, target_projector, feats, target_feats, valid, geo
     online = heads.mlp(ssl_heads["projector"][key], feats.reshape(two, b, h * w, c), cells)
     target = heads.mlp(target_projector[key], target_feats.reshape(two, b, h * w, c), cells)
     target = jax.lax.stop_gradient(target)
-    propagated = [objectives.pixel_propagation(online[i], cells[i], ssl_heads["propagation"][key], m.ppm_gamma)
-                  for i in range(2)]
     positives = objectives.positive_pairs(geoms[0], geoms[1], (h, w), (h, w), float(m.pos_radius))
     positives = positives & cells[0][:, :, None] & cells[1][:, None, :]
-    loss_ab = objectives.pixpro_loss(propagated[0], target[1], positives)
-    loss_ba = objectives.pixpro_loss(propagated[1], target[0], jnp.swapaxes(positives, 1, 2))
+    if m.dense_loss == "pixcontrast":
+        tau = float(m.contrast_tau)
+        loss_ab = objectives.pixcontrast_loss(online[0], target[1], positives, cells[1], tau)
+        loss_ba = objectives.pixcontrast_loss(online[1], target[0], jnp.swapaxes(positives, 1, 2), cells[0], tau)
+    else:
+        propagated = [objectives.pixel_propagation(online[i], cells[i], ssl_heads["propagation"][key],
+                                                   m.ppm_gamma) for i in range(2)]
+        loss_ab = objectives.pixpro_loss(propagated[0], target[1], positives)
+        loss_ba = objectives.pixpro_loss(propagated[1], target[0], jnp.swapaxes(positives, 1, 2))
     return 0.5 * (loss_ab + loss_ba), {
         f"pos_pairs_{level}": positives.sum(axis=(1, 2)).mean(),
         **_target_spreads(target.reshape(two * b, h * w, -1), cells.reshape(two * b, h * w), level)}

@@ -9,7 +9,9 @@ Unsupervised Visual Representation Learning", CVPR 2021, §3.1-3.2: two feature
 cells of the two views are a positive pair when their centres, mapped back to
 the source image, are closer than `radius` feature-cell diagonals (0.7 in the
 paper); the online features pass through the pixel propagation module (PPM),
-y_i = Σ_j max(cos(x_i, x_j), 0)^γ · g(x_j), γ = 2.
+y_i = Σ_j max(cos(x_i, x_j), 0)^γ · g(x_j), γ = 2. PixContrast (the same
+paper's §3.1 baseline) replaces the regression by InfoNCE whose negatives are
+every other cell, of the same image and of the others in the batch.
 """
 
 from __future__ import annotations
@@ -89,3 +91,27 @@ def pixpro_loss(online: jax.Array, target: jax.Array, positives: jax.Array) -> j
     per_image = jnp.sum((2.0 - 2.0 * cos) * pos, axis=(1, 2)) / jnp.maximum(count, 1.0)
     has_pairs = (count > 0).astype(cos.dtype)
     return jnp.sum(per_image * has_pairs) / jnp.maximum(has_pairs.sum(), 1.0)
+
+
+_MASKED_LOGIT = -1e9  # finite, so masked rows keep finite gradients (exp underflows to 0)
+
+
+def pixcontrast_loss(online: jax.Array, target: jax.Array, positives: jax.Array, target_valid: jax.Array,
+                     tau: float) -> jax.Array:
+    """Multi-positive InfoNCE per cell of view a, averaged over the cells that have a positive.
+
+    −log Σ_{j∈P(i)} exp(cos(q_i, k_j)/τ) / Σ_j exp(cos(q_i, k_j)/τ), the denominator over the valid
+    cells of view b of every image in the batch: other cells of the same image are negatives, which
+    is what keeps neighbouring regions (a defect and the tile around it) apart. online [B, Na, D],
+    target [B, Nb, D] (stop-gradient), positives [B, Na, Nb], target_valid [B, Nb]."""
+    b, na, d = online.shape
+    nb = target.shape[1]
+    q = _unit(online).reshape(b * na, d)
+    k = _unit(jax.lax.stop_gradient(target)).reshape(b * nb, d)
+    logits = jnp.where(target_valid.reshape(1, b * nb), (q @ k.T) / tau, _MASKED_LOGIT)
+    same_image = jnp.eye(b, dtype=bool)[:, None, :, None]
+    pos = (positives[:, :, None, :] & same_image).reshape(b * na, b * nb)
+    log_den = jax.nn.logsumexp(logits, axis=1)
+    log_num = jax.nn.logsumexp(jnp.where(pos, logits, _MASKED_LOGIT), axis=1)
+    has = pos.any(axis=1)
+    return jnp.sum(jnp.where(has, log_den - log_num, 0.0)) / jnp.maximum(has.sum(), 1)
