@@ -101,7 +101,9 @@ SEMI_SEEDS = (0, 1, 2, 3, 4)
 # Pseudo-labels from an EMA teacher (UniMatch V2's default), which is also
 # ~25% cheaper on CPU than teacher=self (no backward through the weak view).
 # Both teacher and student are evaluated (`ssseg report --model student`).
-# Neither teacher beats supervised here; see experiments/results/mt_semi.
+# Neither teacher beats supervised here; see experiments/results/mt_semi. With the lower
+# encoder rate and a 0.99 teacher (`semi_lr_m99`) both beat it in the mean, though not
+# on every seed: experiments/results/mt_semi_lr_m99.
 SEMI_OVERRIDES = {"method.teacher": "ema"}
 # Variants of the pseudo-labellers' cells, all with the student as its own labeller
 # (teacher=self, UniMatch V1's default): `semi_self` alone; `semi_bg` with a stricter bar
