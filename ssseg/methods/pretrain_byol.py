@@ -15,7 +15,6 @@ ssseg/pretrain/probe.py), not by segmentation metrics.
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 
 from ssseg.pretrain import heads, layout, objectives, views
@@ -81,4 +80,3 @@ def loss(ctx, params, state, batch, rng):
         "batch_stats": batch_stats,
         "metrics": {"loss_byol": loss_byol, "target_spread": objectives.spread(target.reshape(-1, target.shape[-1]))},
     }
-
