@@ -84,7 +84,9 @@ def init_params(cfg, spec, params, batch_stats):
         k_proj, k_tr = jax.random.split(jax.random.fold_in(rng, level))
         projector[str(level)] = heads.init_mlp(k_proj, shapes[level][-1], m.proj_hidden, m.proj_dim)
         transform[str(level)] = heads.init_linear(k_tr, m.proj_dim, m.proj_dim)
-    ssl_heads = {"projector": projector, "propagation": transform}
+    ssl_heads = {"projector": projector}
+    if m.dense_loss == "pixpro":  # PixContrast has no PPM: no transform to train or decay
+        ssl_heads["propagation"] = transform
     if m.global_weight > 0:
         k_gproj, k_gpred = jax.random.split(jax.random.fold_in(rng, 0x6B))
         projector["global"] = heads.init_mlp(k_gproj, shapes[-1][-1], m.proj_hidden, m.proj_dim)
