@@ -84,3 +84,19 @@ def test_semi_grid_gives_only_the_pseudo_labellers_an_ema_teacher():
         assert first_difference(lr_cells[name][1], config, allowed=()) == diff
     for name, (_, config) in configs("experiments/magnetic_tile.py:semi_long").items():
         assert first_difference(cells[name][1], config, allowed=()) == ("train.steps", 1500, 3000)
+
+
+def test_pretrain_lr_compares_init_alone_against_the_semi_lr_supervised_cells():
+    cells = configs("experiments/magnetic_tile.py:pretrain_lr")
+    assert len(cells) == 3 + 2 * 2 * 3
+    pretrain = cells["pretrain_mim__s1"][1]
+    assert (pretrain["method"]["name"], pretrain["seed"], pretrain["train"]["steps"]) == ("pretrain_mim", 1, 3000)
+    semi_lr = configs("experiments/magnetic_tile.py:semi_lr")
+    for budget in ("b1_16", "b1_8"):
+        for seed in range(3):
+            random = cells[f"supervised__{budget}__s{seed}"][1]
+            cell, pretrained = cells[f"pretrained+supervised__{budget}__s{seed}"]
+            assert first_difference(semi_lr[f"supervised__{budget}__s{seed}"][1], random, allowed=()) is None
+            assert first_difference(random, pretrained, allowed=()) == (
+                "init_from", "", f"runs/x/pretrain_mim__s{seed}")
+            assert cell.after == (f"pretrain_mim__s{seed}",)
