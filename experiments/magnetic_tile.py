@@ -147,7 +147,8 @@ SEMI_GRID_LABELLER_EXTRA = {"semi_lr_m99": {"method.ema_momentum": 0.99}}
 # The pretraining quality bar (issue 4): masked image modelling on every train image
 # (one pretraining per seed, 3000 steps of 8 tiles, ~25 epochs of the pool; PixPro,
 # PixContrast and BYOL left the encoder at the random level, experiments/results/mt_pretrain),
-# then supervised fine-tuning with `semi_lr`'s rates, against the same cells from random init.
+# then supervised fine-tuning with `semi_lr`'s rates, against the same cells from random init;
+# and the combined regime at 1/16: UniMatch as in `semi_lr_m99`, from random init and pretrained.
 PRETRAIN_LR_METHOD = "pretrain_mim"
 PRETRAIN_LR_OVERRIDES = {"train.steps": 3000, "train.eval_every": 1000}
 
@@ -163,7 +164,7 @@ def get_sweep(name):
     `semi_cp`, `semi_lr`: `semi` with one change in every regime (SEMI_GRID_VARIANTS);
     `semi_lr_m99`: `semi_lr` with a 0.99 EMA teacher (SEMI_GRID_LABELLER_EXTRA); `pretrain_lr`:
     supervised from random init vs from masked-image-modelling pretraining (one per seed) at
-    1/16 and 1/8 x seeds 0-2, `semi_lr`'s rates."""
+    1/16 and 1/8 x seeds 0-2, `semi_lr`'s rates, and UniMatch from both at 1/16."""
     from ssseg.sweep import SweepError, ablation_grid, grid, pretrain_cells, switch_variants
 
     if name == "main":
@@ -177,9 +178,13 @@ def get_sweep(name):
     if name == "pretrain_lr":
         pretrain = pretrain_cells(SEEDS, method=PRETRAIN_LR_METHOD, name=PRETRAIN_LR_METHOD,
                                   extra_arg=f"budget={SEMI_BUDGETS[0]}", overrides=PRETRAIN_LR_OVERRIDES)
-        return pretrain + grid(("supervised", "pretrained+supervised"), SEMI_BUDGETS, SEEDS,
-                               overrides={"train.steps": SEMI_STEPS, **LOWER_ENCODER_LR},
-                               pretrain_name=PRETRAIN_LR_METHOD)
+        every = {"train.steps": SEMI_STEPS, **LOWER_ENCODER_LR}
+        labellers = {**every, **SEMI_OVERRIDES, **SEMI_GRID_LABELLER_EXTRA["semi_lr_m99"]}
+        return (pretrain
+                + grid(("supervised", "pretrained+supervised"), SEMI_BUDGETS, SEEDS, overrides=every,
+                       pretrain_name=PRETRAIN_LR_METHOD)
+                + grid(("unimatch", "pretrained+unimatch"), SEMI_BUDGETS[:1], SEEDS, overrides=labellers,
+                       pretrain_name=PRETRAIN_LR_METHOD))
     if name == "semi_long":
         return (grid(SEMI_METHODS[:1], SEMI_BUDGETS, SEEDS)
                 + grid(SEMI_METHODS[1:], SEMI_BUDGETS, SEEDS, overrides=SEMI_OVERRIDES))

@@ -88,7 +88,7 @@ def test_semi_grid_gives_only_the_pseudo_labellers_an_ema_teacher():
 
 def test_pretrain_lr_compares_init_alone_against_the_semi_lr_supervised_cells():
     cells = configs("experiments/magnetic_tile.py:pretrain_lr")
-    assert len(cells) == 3 + 2 * 2 * 3
+    assert len(cells) == 3 + 2 * 2 * 3 + 2 * 3
     pretrain = cells["pretrain_mim__s1"][1]
     assert (pretrain["method"]["name"], pretrain["seed"], pretrain["train"]["steps"]) == ("pretrain_mim", 1, 3000)
     semi_lr = configs("experiments/magnetic_tile.py:semi_lr")
@@ -100,3 +100,10 @@ def test_pretrain_lr_compares_init_alone_against_the_semi_lr_supervised_cells():
             assert first_difference(random, pretrained, allowed=()) == (
                 "init_from", "", f"runs/x/pretrain_mim__s{seed}")
             assert cell.after == (f"pretrain_mim__s{seed}",)
+    # The combined regime: semi_lr_m99's UniMatch cells, and the same from the seed's pretraining.
+    m99 = configs("experiments/magnetic_tile.py:semi_lr_m99")
+    for seed in range(3):
+        random = cells[f"unimatch__b1_16__s{seed}"][1]
+        assert first_difference(m99[f"unimatch__b1_16__s{seed}"][1], random, allowed=()) is None
+        assert first_difference(random, cells[f"pretrained+unimatch__b1_16__s{seed}"][1], allowed=()) == (
+            "init_from", "", f"runs/x/pretrain_mim__s{seed}")
