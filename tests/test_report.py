@@ -128,6 +128,21 @@ def test_refuses_to_mix_checkpoints(tmp_path):
         results_table(load_results(tmp_path))
 
 
+def test_zero_label_rows_join_a_table_scored_on_the_same_data(tmp_path):
+    write_run(tmp_path, "supervised", "1/8", 0, 0.5, 0.3)
+    write_run(tmp_path, "zero-label:otsu", "0", 0, 0.1, 0.01, checkpoint=None,
+              config_patch={"train.steps": 0, "optim.lr": 0.0, "data.scale_range": [1.0, 1.0]})
+    table = results_table(load_results(tmp_path))
+    assert table.rows == ("supervised", "zero-label:otsu") and table.checkpoint == "last"
+    assert table.get("zero-label:otsu", "0").mean == pytest.approx(10.0)
+    # Scored at another resolution: not the same test labels, so not the same table.
+    write_run(tmp_path, "zero-label:kmeans", "0", 0, 0.1, 0.01, checkpoint=None,
+              config_patch={"data.base_size": 512})
+    with pytest.raises(ReportError, match=r"zero-label:kmeans__b0__s0 differ in config key 'data.base_size' "
+                                          r"\(96 vs 512\)"):
+        results_table(load_results(tmp_path))
+
+
 def test_ablation_rows_follow_sweep_order(tmp_path):
     order = []
     cells = {}

@@ -8,7 +8,7 @@ import statistics
 from typing import Sequence
 
 from ssseg.report.compare import check_comparable
-from ssseg.report.load import ReportError, budget_sort_key, coordinate, is_pretraining
+from ssseg.report.load import ReportError, budget_sort_key, coordinate, is_pretraining, is_zero_label
 
 METRICS = ("miou", "defect_miou")
 METRIC_LABELS = {"miou": "mIoU", "defect_miou": "defect mIoU", "pixel_acc": "pixel accuracy"}
@@ -137,7 +137,7 @@ def results_table(results: Sequence[dict], metric: str = "miou", split: str = "t
         metric=metric, split=split, row_key=row_key, col_key=col_key,
         rows=ordered_rows(runs, row_key), cols=tuple(cols),
         cells={k: CellStats(tuple(v)) for k, v in values.items()},
-        checkpoint=str(runs[0].get("checkpoint", "unknown")),
+        checkpoint=str(next((r for r in runs if not is_zero_label(r)), runs[0]).get("checkpoint", "unknown")),
         dataset=str(runs[0].get("dataset", "")),
         networks=_networks(runs, split))
 

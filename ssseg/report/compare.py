@@ -7,7 +7,9 @@ Keys that may differ anywhere because they do not change the numbers
 (where data lives, how often to log/evaluate/checkpoint, eval batching):
   see ``BOOKKEEPING_KEYS``.
 Within one table cell (same row and column) only ``seed``, ``init_from``
-and bookkeeping keys may differ.
+and bookkeeping keys may differ. A zero-label reference (no training, no
+checkpoint) joins a table when it was scored on the same data at the same
+resolution (``SCORING_KEYS``).
 
 A key missing from a run's config (the run predates the key) counts as
 having today's default for that run's method: new keys are added with the
@@ -19,7 +21,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Sequence
 
 from ssseg.configs import fill_defaults
-from ssseg.report.load import ReportError
+from ssseg.report.load import ReportError, is_zero_label
 
 GRID_KEYS = ("seed", "init_from", "data.budget", "method.*")
 BOOKKEEPING_KEYS = (
@@ -27,6 +29,9 @@ BOOKKEEPING_KEYS = (
     "train.log_every", "train.eval_every", "train.checkpoint_every", "train.keep_checkpoints",
 )
 SEED_KEYS = ("seed", "init_from")
+# What a zero-label reference shares with trained runs: the dataset and the resolution
+# its labels are scored at (the rest of its config is whatever file it was pointed at).
+SCORING_KEYS = ("data.name", "data.base_size")
 
 
 def flatten(config: dict, prefix: str = "") -> dict[str, Any]:
@@ -59,6 +64,15 @@ def first_difference(a: dict, b: dict, allowed: Iterable[str]) -> tuple[str, Any
     return None
 
 
+def scoring_difference(a: dict, b: dict) -> tuple[str, Any, Any] | None:
+    """The first of ``SCORING_KEYS`` where configs a and b differ (missing keys as defaults)."""
+    full_a, full_b = flatten(fill_defaults(a)), flatten(fill_defaults(b))
+    for key in SCORING_KEYS:
+        if full_a.get(key) != full_b.get(key):
+            return key, full_a.get(key), full_b.get(key)
+    return None
+
+
 def _refuse(run_a: dict, run_b: dict, diff: tuple[str, Any, Any], scope: str) -> ReportError:
     key, value_a, value_b = diff
     return ReportError(
@@ -74,15 +88,21 @@ def check_comparable(results: Sequence[dict], cell_of=None) -> None:
     """
     if not results:
         return
-    checkpoints = {r.get("checkpoint") for r in results}
+    trained = [r for r in results if not is_zero_label(r)] or list(results)
+    checkpoints = {r.get("checkpoint") for r in trained}
     if len(checkpoints) > 1:
-        by_ckpt = {r.get("checkpoint"): r for r in results}
+        by_ckpt = {r.get("checkpoint"): r for r in trained}
         a, b = list(by_ckpt.values())[:2]
         raise _refuse(a, b, ("checkpoint", a.get("checkpoint"), b.get("checkpoint")), "mix checkpoints")
-    reference = results[0]
-    for other in results[1:]:
-        diff = first_difference(reference.get("config", {}), other.get("config", {}),
-                                GRID_KEYS + BOOKKEEPING_KEYS)
+    reference = trained[0]
+    for other in results:
+        if other is reference:
+            continue
+        if is_zero_label(other) and not is_zero_label(reference):
+            diff = scoring_difference(reference.get("config", {}), other.get("config", {}))
+        else:
+            diff = first_difference(reference.get("config", {}), other.get("config", {}),
+                                    GRID_KEYS + BOOKKEEPING_KEYS)
         if diff:
             raise _refuse(reference, other, diff, "put them in one table")
     if cell_of is None:

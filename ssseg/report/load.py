@@ -134,6 +134,12 @@ def _best_on_val(result: dict) -> str:
     return max(order, key=lambda name: networks[name]["val"]["miou"])
 
 
+def is_zero_label(result: dict) -> bool:
+    """Zero-label references (`ssseg classical`): no training, no checkpoint; rows of any table
+    scored on the same data."""
+    return str(result.get("regime", "")).startswith("zero-label:")
+
+
 def is_pretraining(result: dict) -> bool:
     """Self-supervised pretraining runs feed other cells; they are no table rows."""
     return bool(result.get("grid", {}).get("pretrain")) or str(result.get("method", "")).startswith("pretrain")
