@@ -76,9 +76,11 @@ MAIN_REGIMES = ("supervised", "pretrained+supervised", "fixmatch", "unimatch", "
                 "mean_teacher", "cps")
 MAIN_BUDGETS = ("1/16", "1/8", "1/4", "full")
 SEEDS = (0, 1, 2)
-# Dense self-supervised pretraining on every train image (no labels); its probe
-# is fitted on the smallest budget. "pretrained+X" cells start from it (init_from).
-PRETRAIN_METHOD = "pretrain_pixpro"
+# Self-supervised pretraining on every train image (no labels); its probe is fitted
+# on the smallest budget. "pretrained+X" cells start from it (init_from). Masked image
+# modelling: on these tiles it is the pretraining that helps fine-tuning (`pretrain_lr`,
+# experiments/results/mt_pretrain_lr); PixPro and BYOL did not (experiments/results/mt_pretrain).
+PRETRAIN_METHOD = "pretrain_mim"
 # UniMatch components at 1/8, switched one at a time off the reference (UniMatch V1 defaults).
 ABLATION_SWITCHES = {
     "single_strong": ({"method.dual_strong": True}, {"method.dual_strong": False}),
