@@ -151,7 +151,6 @@ SEMI_GRID_LABELLER_EXTRA = {"semi_lr_m99": {"method.ema_momentum": 0.99}}
 # PixContrast and BYOL left the encoder at the random level, experiments/results/mt_pretrain),
 # then supervised fine-tuning with `semi_lr`'s rates, against the same cells from random init;
 # and the combined regime at 1/16: UniMatch as in `semi_lr_m99`, from random init and pretrained.
-PRETRAIN_LR_METHOD = "pretrain_mim"
 PRETRAIN_LR_OVERRIDES = {"train.steps": 3000, "train.eval_every": 1000}
 
 
@@ -172,21 +171,24 @@ def get_sweep(name):
     if name == "main":
         pretrain = pretrain_cells(SEEDS, method=PRETRAIN_METHOD, extra_arg=f"budget={MAIN_BUDGETS[0]}")
         return pretrain + grid(MAIN_REGIMES, MAIN_BUDGETS, SEEDS)
+    def semi_overrides(variant):
+        """(every regime's, the pseudo-labellers') overrides of a `semi` grid variant."""
+        every = {"train.steps": SEMI_STEPS, **SEMI_GRID_VARIANTS.get(variant, {})}
+        return every, {**every, **SEMI_OVERRIDES, **SEMI_GRID_LABELLER_EXTRA.get(variant, {})}
+
     if name == "semi" or name in SEMI_GRID_VARIANTS:
-        every = {"train.steps": SEMI_STEPS, **SEMI_GRID_VARIANTS.get(name, {})}
-        labellers = {**every, **SEMI_OVERRIDES, **SEMI_GRID_LABELLER_EXTRA.get(name, {})}
+        every, labellers = semi_overrides(name)
         return (grid(SEMI_METHODS[:1], SEMI_BUDGETS, SEMI_SEEDS, overrides=every)
                 + grid(SEMI_METHODS[1:], SEMI_BUDGETS, SEMI_SEEDS, overrides=labellers))
     if name == "pretrain_lr":
-        pretrain = pretrain_cells(SEEDS, method=PRETRAIN_LR_METHOD, name=PRETRAIN_LR_METHOD,
+        pretrain = pretrain_cells(SEEDS, method=PRETRAIN_METHOD, name=PRETRAIN_METHOD,
                                   extra_arg=f"budget={SEMI_BUDGETS[0]}", overrides=PRETRAIN_LR_OVERRIDES)
-        every = {"train.steps": SEMI_STEPS, **LOWER_ENCODER_LR}
-        labellers = {**every, **SEMI_OVERRIDES, **SEMI_GRID_LABELLER_EXTRA["semi_lr_m99"]}
+        every, labellers = semi_overrides("semi_lr_m99")
         return (pretrain
                 + grid(("supervised", "pretrained+supervised"), SEMI_BUDGETS, SEEDS, overrides=every,
-                       pretrain_name=PRETRAIN_LR_METHOD)
+                       pretrain_name=PRETRAIN_METHOD)
                 + grid(("unimatch", "pretrained+unimatch"), SEMI_BUDGETS[:1], SEEDS, overrides=labellers,
-                       pretrain_name=PRETRAIN_LR_METHOD))
+                       pretrain_name=PRETRAIN_METHOD))
     if name == "semi_long":
         return (grid(SEMI_METHODS[:1], SEMI_BUDGETS, SEEDS)
                 + grid(SEMI_METHODS[1:], SEMI_BUDGETS, SEEDS, overrides=SEMI_OVERRIDES))
