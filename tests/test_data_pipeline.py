@@ -141,7 +141,7 @@ def test_empty_id_list_is_refused(synthetic_sources):
 
 
 def test_loader_bench_reports_rates(synthetic_sources):
-    from ssseg.data.bench import measure_loader
+    from ssseg.benchmark.loader import measure_loader
 
     for kind in ("labeled", "unlabeled", "eval"):
         result = measure_loader(CFG, kind=kind, num_batches=3, warmup_batches=1, sources=synthetic_sources)

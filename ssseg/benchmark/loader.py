@@ -1,6 +1,6 @@
-"""Host loading throughput of a data config: how fast the pipeline alone delivers batches.
+"""Host loading throughput of a data config: how fast the input pipeline alone delivers batches.
 
-Used by the benchmark command to tell whether training is input-bound: if
+`ssseg bench` reports it beside the step time to tell whether training is input-bound: if
 `ms_per_batch` here is close to the train step time, the loader is the limit.
 """
 
