@@ -1,6 +1,7 @@
 """Reference outputs of the official UniMatch code, for tests/test_peer_parity.py (no torch there).
 
-Run once beside the peer, in a torch venv outside the project (see docs/performance.md):
+Run once beside the peer, in a torch venv outside the project (`python3 -m venv /work/peer/venv &&
+/work/peer/venv/bin/pip install torch numpy`; the peer's code from `git archive HEAD model util`):
 
     /work/peer/venv/bin/python benchmarks/peer_reference.py --src /work/peer --out tests/fixtures/peer_reference.npz
 
