@@ -8,7 +8,7 @@ Args: method, budget, seed, preset (`cpu` or `paper`: DeepLabV3+ ResNet-50,
 crop 321, SGD), smoke.
 """
 
-from ssseg.configs import base_config, parse_arg, set_budget_and_method, shrink_for_smoke
+from ssseg.config.schema import base_config, parse_arg, set_budget_and_method, shrink_for_smoke
 
 
 def get_config(arg=None):
@@ -54,7 +54,7 @@ PRETRAIN_METHOD = "pretrain_pixpro"  # dense self-supervised pretraining on ever
 
 def get_sweep(name):
     """`main`: regimes x budgets x seeds, "pretrained+X" starting from a PixPro cell per seed."""
-    from ssseg.sweep import SweepError, grid, pretrain_cells
+    from ssseg.sweeps.grid import SweepError, grid, pretrain_cells
 
     if name == "main":
         pretrain = pretrain_cells(SEEDS, method=PRETRAIN_METHOD, extra_arg=f"budget={MAIN_BUDGETS[0]}")

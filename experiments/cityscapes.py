@@ -14,7 +14,7 @@ labeled loss here; ssseg uses CE (set `--config.loss.name=focal` for a
 hard-pixel emphasis).
 """
 
-from ssseg.configs import base_config, parse_arg, set_budget_and_method, shrink_for_smoke
+from ssseg.config.schema import base_config, parse_arg, set_budget_and_method, shrink_for_smoke
 
 REFERENCE_BATCH, REFERENCE_LR = 8, 5e-3
 
@@ -55,7 +55,7 @@ REGIMES = ("supervised", "mean_teacher", "cps", "fixmatch", "unimatch")
 
 def get_sweep(name):
     """`main`: UniMatch's Cityscapes table (5 regimes x 1/16..1/2 x 3 seeds)."""
-    from ssseg.sweep import SweepError, grid
+    from ssseg.sweeps.grid import SweepError, grid
 
     if name == "main":
         return grid(REGIMES, BUDGETS, (0, 1, 2))

@@ -7,7 +7,7 @@ Images without a mask file are unlabeled-only (they join the unlabeled pool).
         --workdir runs/mine --config.data.manual_dir=/path/to/mydata
 """
 
-from ssseg.configs import base_config, parse_arg, set_budget_and_method, shrink_for_smoke
+from ssseg.config.schema import base_config, parse_arg, set_budget_and_method, shrink_for_smoke
 
 
 def get_config(arg=None):

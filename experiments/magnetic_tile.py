@@ -14,7 +14,7 @@ crops for the labeled stream (a 1/8 budget holds 34 defect images among 117),
 vertical flips (tiles have no up/down).
 """
 
-from ssseg.configs import base_config, parse_arg, set_budget_and_method, shrink_for_smoke
+from ssseg.config.schema import base_config, parse_arg, set_budget_and_method, shrink_for_smoke
 
 
 def get_config(arg=None):
@@ -166,7 +166,7 @@ def get_sweep(name):
     `semi_lr_m99`: `semi_lr` with a 0.99 EMA teacher (SEMI_GRID_LABELLER_EXTRA); `pretrain_lr`:
     supervised from random init vs from masked-image-modelling pretraining (one per seed) at
     1/16 and 1/8 x seeds 0-2, `semi_lr`'s rates, and UniMatch from both at 1/16."""
-    from ssseg.sweep import SweepError, ablation_grid, grid, pretrain_cells, switch_variants
+    from ssseg.sweeps.grid import SweepError, ablation_grid, grid, pretrain_cells, switch_variants
 
     if name == "main":
         pretrain = pretrain_cells(SEEDS, method=PRETRAIN_METHOD, extra_arg=f"budget={MAIN_BUDGETS[0]}")

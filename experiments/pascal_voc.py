@@ -16,7 +16,7 @@ Departures: no ImageNet weights are downloaded — pass a torchvision-layout
 safetensors file with `--config.model.pretrained=resnet101.safetensors`.
 """
 
-from ssseg.configs import base_config, parse_arg, set_budget_and_method, shrink_for_smoke
+from ssseg.config.schema import base_config, parse_arg, set_budget_and_method, shrink_for_smoke
 
 REFERENCE_BATCH, REFERENCE_LR = 8, 1e-3
 
@@ -56,7 +56,7 @@ REGIMES = ("supervised", "mean_teacher", "cps", "fixmatch", "unimatch")
 
 def get_sweep(name):
     """`main`: UniMatch's VOC table (5 regimes x 92..1464 labels x 3 seeds)."""
-    from ssseg.sweep import SweepError, grid
+    from ssseg.sweeps.grid import SweepError, grid
 
     if name == "main":
         return grid(REGIMES, BUDGETS, (0, 1, 2))

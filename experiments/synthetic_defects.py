@@ -6,7 +6,7 @@ Args: method, budget (1/16, 1/8, 1/4, 1/2, a count, or full), seed, smoke
 (a few steps on tiny crops, for tests), pretrain (for pretrain_* methods).
 """
 
-from ssseg.configs import base_config, parse_arg, set_budget_and_method, shrink_for_smoke
+from ssseg.config.schema import base_config, parse_arg, set_budget_and_method, shrink_for_smoke
 
 
 def get_config(arg=None):
@@ -39,7 +39,7 @@ def get_sweep(name):
     """`demo`: what `make demo` runs — the supervised baseline at two label
     budgets (1/8 and full), one seed, on the embedded data, in a few minutes.
     `semi`: supervised vs UniMatch at 1/8, one seed."""
-    from ssseg.sweep import grid
+    from ssseg.sweeps.grid import grid
 
     if name == "demo":
         return grid(["supervised"], ["1/8", "full"], [0])
@@ -47,6 +47,6 @@ def get_sweep(name):
         # The semi-supervised comparison: UniMatch vs the supervised baseline at the same
         # budget and steps (UniMatch sees 3-4x the images per step, so it takes longer).
         return grid(["supervised", "unimatch"], ["1/8"], [0])
-    from ssseg.sweep import SweepError
+    from ssseg.sweeps.grid import SweepError
 
     raise SweepError(f"sweep {name!r} not in experiments/synthetic_defects.py: expected demo or semi")

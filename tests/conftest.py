@@ -16,7 +16,7 @@ os.chdir(REPO_ROOT)  # configs name experiments/... relative to the repo root
 @pytest.fixture(scope="session")
 def smoke_config():
     """The tiny synthetic_defects config that core step tests share (one compile)."""
-    from ssseg.config_loader import load_config
+    from ssseg.config.loader import load_config
 
     return load_config("experiments/synthetic_defects.py:method=supervised,smoke")
 
@@ -81,7 +81,7 @@ def _compilation_cache(tmp_path_factory):
 
 
 def smoke_train_config(data_dir: str, *extra: str):
-    from ssseg.config_loader import load_config
+    from ssseg.config.loader import load_config
 
     return load_config("experiments/synthetic_defects.py:method=supervised,smoke", [f"--config.data.data_dir={data_dir}", *extra])
 
@@ -114,7 +114,7 @@ def fixmatch_smoke_run_dir(tmp_path_factory, synthetic_data_dir, synthetic_split
     """A finished 4-step FixMatch run on synthetic_defects at 1/8 (has unlabeled images and
     pseudo-labels), with the class-weighted unlabeled CE and distribution alignment, so the trainer's class
     counts are used."""
-    from ssseg.config_loader import load_config
+    from ssseg.config.loader import load_config
     from ssseg.train.loop import run_training
 
     splits_dir = synthetic_splits_dir

@@ -80,7 +80,7 @@ def test_make_segmenter_defaults_and_errors():
 
 def test_run_classical_writes_a_zero_label_result(synthetic_data_dir, tmp_path):
     from ssseg.baselines.run import run_classical
-    from ssseg.config_loader import load_config
+    from ssseg.config.loader import load_config
 
     cfg = load_config("experiments/synthetic_defects.py", [f"--config.data.data_dir={synthetic_data_dir}",
                                                            "--config.data.base_size=32"])

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ssseg.config_loader import load_config
+from ssseg.config.loader import load_config
 from ssseg.errors import ConfigError
 
 SYN = "experiments/synthetic_defects.py"

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ssseg import losses
+from ssseg.train import losses
 
 
 def _logits():

@@ -12,7 +12,7 @@ from ssseg.train.step import compile_train_step
 
 @pytest.fixture(scope="module")
 def setup():
-    from ssseg.config_loader import load_config
+    from ssseg.config.loader import load_config
 
     # The smoke schedule ends at step 4; a longer one keeps the lr up for these tests.
     cfg = load_config("experiments/synthetic_defects.py:method=supervised,smoke", ["--config.train.steps=100"])

@@ -99,7 +99,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 
 
 def test_a_stored_config_that_predates_a_key_still_resumes(tmp_path):
-    from ssseg.config_loader import load_config, to_plain
+    from ssseg.config.loader import load_config, to_plain
 
     cfg = load_config("experiments/magnetic_tile.py:method=fixmatch")
     stored = to_plain(cfg)

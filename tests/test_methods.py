@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from conftest import fabricated_labeled_batch
 
-import ssseg.configs
+import ssseg.config.schema
 import ssseg.methods
 from ssseg.errors import ConfigError
 from ssseg.methods import _pseudo, _teacher, mean_teacher, unimatch
@@ -34,7 +34,7 @@ def fabricated_unlabeled_batch(cfg, num_classes: int) -> dict:
 
 
 def method_config(name: str, *overrides: str):
-    from ssseg.config_loader import load_config
+    from ssseg.config.loader import load_config
 
     # A longer schedule than smoke's 4 steps keeps the learning rate up in short runs.
     return load_config(f"experiments/synthetic_defects.py:method={name},smoke",
@@ -75,7 +75,7 @@ def test_unlabeled_dice_covers_confident_valid_pixels_only():
 
 
 def test_unknown_unlabeled_loss_is_a_config_error():
-    cfg = ssseg.configs.method_defaults("fixmatch")
+    cfg = ssseg.config.schema.method_defaults("fixmatch")
     cfg.unlabeled_loss = "mse"
     with pytest.raises(ConfigError, match=r"config.method.unlabeled_loss='mse': expected one of ce, dice"):
         _pseudo.check(cfg)
@@ -104,7 +104,7 @@ def test_pseudo_class_weights_follow_the_labeled_budget_frequencies():
     np.testing.assert_allclose(_pseudo.pseudo_class_weights(ctx(0.5)), [0.5, 1.5], rtol=1e-5)
     with pytest.raises(ConfigError, match="class_weight_power > 0 needs the labeled budget's class counts"):
         _pseudo.pseudo_class_weights(ctx(0.5, counts=None))
-    cfg = ssseg.configs.method_defaults("fixmatch")
+    cfg = ssseg.config.schema.method_defaults("fixmatch")
     cfg.class_weight_power = -1.0
     with pytest.raises(ConfigError, match=r"config.method.class_weight_power=-1.0: expected a value >= 0"):
         _pseudo.check(cfg)
@@ -132,7 +132,7 @@ def test_background_threshold_is_a_stricter_bar_for_class_0_only():
     _, _, _, thresholds, _ = _pseudo.pseudo_labels(adaptive, {"class_conf": jnp.array([0.5, 0.5])}, probs,
                                                    jnp.ones((1, 1, 3), bool))
     np.testing.assert_allclose(thresholds, [0.99, 0.95 * 0.96 / (0.9875)], rtol=1e-5)
-    bad = ssseg.configs.method_defaults("fixmatch")
+    bad = ssseg.config.schema.method_defaults("fixmatch")
     assert bad.background_thresh is None
     bad.background_thresh = 1.5
     with pytest.raises(ConfigError, match=r"config.method.background_thresh=1.5: expected a value in \[0, 1\]"):

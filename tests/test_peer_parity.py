@@ -12,7 +12,7 @@ import pytest
 
 from ssseg.augment import cutmix
 from ssseg.benchmark.parity import decoder_torch_key, oihw_to_hwio, seeded_state_dict
-from ssseg.losses import make_pixel_loss
+from ssseg.train.losses import make_pixel_loss
 from ssseg.methods import _pseudo
 from ssseg.methods.unimatch import combine_losses
 from ssseg.models import functional

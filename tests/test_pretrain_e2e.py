@@ -10,7 +10,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_pretrain_then_pretrained_unimatch(tmp_path, synthetic_data_dir, capsys):
-    from ssseg.config_loader import load_config
+    from ssseg.config.loader import load_config
     from ssseg.data.splits import generate_splits
     from ssseg.data.sources import load_sources
     from conftest import data_config

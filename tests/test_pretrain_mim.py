@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ssseg.config_loader import load_config
+from ssseg.config.loader import load_config
 from ssseg.errors import ConfigError
 from ssseg.methods import pretrain_mim as mim
 from ssseg.train.setup import build_run

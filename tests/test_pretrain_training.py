@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from ssseg.config_loader import load_config, to_plain
+from ssseg.config.loader import load_config, to_plain
 from ssseg.errors import CheckpointError
 from ssseg.train import checkpoint
 from ssseg.train.init_from import initial_weights, resolve_source, transfer

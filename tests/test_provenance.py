@@ -2,7 +2,7 @@
 
 import subprocess
 
-from ssseg.provenance import git_commit, git_dirty
+from ssseg.train.provenance import git_commit, git_dirty
 
 
 def _git(repo, *args):

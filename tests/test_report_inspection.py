@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from ssseg.errors import DataError
-from ssseg.inspection import (ImagePrediction, PseudoLabel, image_scores, pseudo_label_thresholds,
+from ssseg.inspection.per_image import (ImagePrediction, PseudoLabel, image_scores, pseudo_label_thresholds,
                               trust_by_threshold, worst_first)
-from ssseg.inspection_plots import colorize, plot_prediction_grid, plot_pseudo_label_grid
+from ssseg.inspection.plots import colorize, plot_prediction_grid, plot_pseudo_label_grid
 
 NAMES = ("background", "crack", "pit")
 LABEL = np.array([[0, 0, 1], [0, 1, 1], [255, 2, 2]])

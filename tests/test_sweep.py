@@ -4,9 +4,9 @@ import sys
 
 import pytest
 
-from ssseg.sweep import (Cell, SweepError, ablation_grid, budget_slug, grid, load_sweep, ordered,
+from ssseg.sweeps.grid import (Cell, SweepError, ablation_grid, budget_slug, grid, load_sweep, ordered,
                          pretrain_cells, resolve_overrides, switch_variants)
-from ssseg.sweep_runner import cell_command, format_override, select
+from ssseg.sweeps.runner import cell_command, format_override, select
 
 
 def test_budget_slug():
@@ -93,7 +93,7 @@ def test_select_glob_and_substring():
 def test_load_sweep_from_file(tmp_path):
     file = tmp_path / "exp.py"
     file.write_text(
-        "from ssseg.sweep import grid, pretrain_cells\n"
+        "from ssseg.sweeps.grid import grid, pretrain_cells\n"
         "def get_config(arg):\n    raise AssertionError('not called')\n"
         "def get_sweep(name):\n"
         "    if name != 'main':\n        raise ValueError(f'unknown sweep {name!r}')\n"

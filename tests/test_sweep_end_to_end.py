@@ -5,12 +5,12 @@ import sys
 import pytest
 
 from ssseg.report import load_results, results_table, write_report
-from ssseg.sweep import load_sweep
-from ssseg.sweep_runner import run_sweep
+from ssseg.sweeps.grid import load_sweep
+from ssseg.sweeps.runner import run_sweep
 
 SWEEP_FILE = """
-from ssseg.config_loader import import_experiment
-from ssseg.sweep import grid
+from ssseg.config.loader import import_experiment
+from ssseg.sweeps.grid import grid
 
 get_config = import_experiment("experiments/synthetic_defects.py").get_config
 

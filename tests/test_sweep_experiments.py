@@ -2,10 +2,10 @@
 
 import pytest
 
-from ssseg.config_loader import load_config, to_plain
+from ssseg.config.loader import load_config, to_plain
 from ssseg.report.compare import check_comparable, first_difference
-from ssseg.sweep import load_sweep
-from ssseg.sweep_runner import format_override, resolve_overrides
+from ssseg.sweeps.grid import load_sweep
+from ssseg.sweeps.runner import format_override, resolve_overrides
 
 
 def configs(spec):

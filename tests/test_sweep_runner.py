@@ -5,8 +5,8 @@ import json
 import sys
 
 from ssseg.commands import sweep as sweep_command
-from ssseg.sweep import Cell, grid, pretrain_cells, ordered
-from ssseg.sweep_runner import read_status, run_sweep
+from ssseg.sweeps.grid import Cell, grid, pretrain_cells, ordered
+from ssseg.sweeps.runner import read_status, run_sweep
 
 # Fake trainer: appends "<cell> <fresh|resumed>" to calls.txt in the sweep root,
 # fails with exit code 3 when the config arg contains "fail", otherwise writes result.json.
@@ -88,7 +88,7 @@ def test_failure_is_recorded_and_other_cells_still_run(tmp_path):
 def _write_experiment(tmp_path):
     file = tmp_path / "exp.py"
     file.write_text(
-        "from ssseg.sweep import grid\n"
+        "from ssseg.sweeps.grid import grid\n"
         "def get_sweep(name):\n"
         "    return grid(['supervised', 'fail'], ['1/8'], [0, 1])\n")
     return str(file)
@@ -148,7 +148,7 @@ def test_status_entries_of_a_concurrent_sweep_are_kept(tmp_path):
 
 
 def test_cell_claimed_by_another_process_is_passed_over(tmp_path):
-    from ssseg.sweep_runner import claim_cell
+    from ssseg.sweeps.runner import claim_cell
 
     root = tmp_path / "runs"
     cells = grid(["supervised"], ["1/8", "full"], [0])

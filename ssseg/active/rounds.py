@@ -148,7 +148,7 @@ def choose(plan: ActivePlan, strategy: str, round_index: int, seed: int, prev_wo
 
 
 def _train_round(plan, seed, budget, splits_dir, workdir, show_progress):
-    from ssseg.config_loader import load_config
+    from ssseg.config.loader import load_config
     from ssseg.train.loop import run_training
 
     overrides = round_overrides(plan, seed, budget, splits_dir)

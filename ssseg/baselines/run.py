@@ -16,10 +16,10 @@ import time
 import ml_collections
 import numpy as np
 
-from ssseg.provenance import git_commit, git_dirty
+from ssseg.train.provenance import git_commit, git_dirty
 from ssseg.baselines.matching import contingency, hungarian_mapping
 from ssseg.baselines.segmenters import make_segmenter
-from ssseg.config_loader import to_plain
+from ssseg.config.loader import to_plain
 from ssseg.data import pipeline, transforms
 from ssseg.data.registry import IGNORE_LABEL, get_spec
 from ssseg.data.sources import load_sources

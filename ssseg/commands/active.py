@@ -49,7 +49,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from ssseg.active.rounds import ActivePlan, run_active
     from ssseg.active.summary import markdown_table, write_summary
-    from ssseg.config_loader import parse_overrides
+    from ssseg.config.loader import parse_overrides
 
     if not args.summary_only:
         plan = ActivePlan(

@@ -31,7 +31,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from ssseg.benchmark import measure, step
     from ssseg.benchmark.loader import measure_loader
-    from ssseg.config_loader import load_config
+    from ssseg.config.loader import load_config
     from ssseg.data.registry import get_spec
 
     cfg = load_config(args.config, args.extra)

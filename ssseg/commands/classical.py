@@ -19,7 +19,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from ssseg.baselines.run import run_classical
-    from ssseg.config_loader import load_config
+    from ssseg.config.loader import load_config
 
     cfg = load_config(args.config, args.extra)
     result = run_classical(cfg, args.method, args.workdir, clusters=args.clusters)

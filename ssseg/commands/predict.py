@@ -19,7 +19,7 @@ def run(args) -> int:
     from PIL import Image, UnidentifiedImageError
 
     from ssseg.errors import DataError
-    from ssseg.predict import IMAGE_SUFFIXES, Predictor, overlay
+    from ssseg.inference.predict import IMAGE_SUFFIXES, Predictor, overlay
 
     if not os.path.isdir(args.images):
         raise DataError(f"--images {args.images!r} is not a folder")

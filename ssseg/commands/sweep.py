@@ -25,8 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, train_argv=None) -> int:
     """Entry point; ``train_argv`` replaces ``python -m ssseg train`` (tests pass a fake trainer)."""
-    from ssseg.sweep import SweepError, load_sweep
-    from ssseg.sweep_runner import cell_command, describe, run_sweep, select
+    from ssseg.sweeps.grid import SweepError, load_sweep
+    from ssseg.sweeps.runner import cell_command, describe, run_sweep, select
 
     config_file, cells = load_sweep(args.sweep)
     chosen = select(cells, args.only)

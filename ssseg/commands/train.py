@@ -15,7 +15,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from ssseg.config_loader import load_config
+    from ssseg.config.loader import load_config
     from ssseg.train.loop import run_training
 
     cfg = load_config(args.config, args.extra)

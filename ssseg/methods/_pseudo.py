@@ -117,7 +117,7 @@ from ml_collections import config_dict
 
 from ssseg.augment import copy_paste, cutmix, photometric
 from ssseg.errors import ConfigError
-from ssseg.losses import IGNORE, class_weights_from_counts, pixel_cross_entropy, soft_dice_loss
+from ssseg.train.losses import IGNORE, class_weights_from_counts, pixel_cross_entropy, soft_dice_loss
 from ssseg.methods import _teacher
 
 CONF_THRESH = 0.95

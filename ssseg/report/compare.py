@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from ssseg.configs import fill_defaults
+from ssseg.config.schema import fill_defaults
 from ssseg.report.load import ReportError, is_zero_label
 
 GRID_KEYS = ("seed", "init_from", "data.budget", "method.*")

@@ -22,14 +22,14 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from ssseg.config_loader import to_plain
-from ssseg.configs import fill_defaults
+from ssseg.config.loader import to_plain
+from ssseg.config.schema import fill_defaults
 from ssseg.data import pipeline
 from ssseg.data.registry import get_spec
 from ssseg.data.sampling import repeat_factor_ids
 from ssseg.data.sources import load_sources
 from ssseg.data.splits import check_disjoint, load_budget
-from ssseg.provenance import git_commit, git_dirty
+from ssseg.train.provenance import git_commit, git_dirty
 from ssseg.errors import CheckpointError
 from ssseg.eval.evaluate import evaluate, make_confusion_fn, make_prob_fn
 from ssseg.train import checkpoint, sharding

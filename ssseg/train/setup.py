@@ -18,7 +18,7 @@ import numpy as np
 
 from ssseg.data.registry import DatasetSpec, get_spec
 from ssseg.errors import CheckpointError
-from ssseg.losses import class_weights_from_counts, make_pixel_loss
+from ssseg.train.losses import class_weights_from_counts, make_pixel_loss
 from ssseg.models import functional as model_fns
 from ssseg.models.factory import build_model
 from ssseg.train import checkpoint

@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from ssseg import inspection
+from ssseg.inspection import per_image as inspection
 from ssseg.data.sources import load_sources
 
 FRAY, BACKGROUND, CONF = 4, 0, 0.95

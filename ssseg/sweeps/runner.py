@@ -27,7 +27,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
-from ssseg.sweep import Cell, resolve_overrides
+from ssseg.sweeps.grid import Cell, resolve_overrides
 
 STATUS_FILE = "sweep_status.json"
 CELLS_FILE = "sweep_cells.json"
@@ -61,7 +61,7 @@ class SweepSummary:
 
 
 def format_override(key: str, value: Any) -> str:
-    """``--config.key=value`` in the syntax ssseg.config_loader parses."""
+    """``--config.key=value`` in the syntax ssseg.config.loader parses."""
     if isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, (tuple, list)):

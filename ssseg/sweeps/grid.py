@@ -5,7 +5,7 @@ and ``get_sweep(name) -> list[Cell]``. A cell is one training run: the
 ``arg`` string handed to ``get_config`` plus ``--config.a.b=v`` overrides.
 Override values may contain ``{root}``, replaced by the sweep root when the
 sweep runs, so a cell can point ``init_from`` at another cell's workdir.
-Running cells lives in :mod:`ssseg.sweep_runner`.
+Running cells lives in :mod:`ssseg.sweeps.runner`.
 """
 
 from __future__ import annotations

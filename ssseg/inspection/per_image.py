@@ -66,7 +66,7 @@ class PseudoLabel:
 
 
 def load_predictor(workdir: str, model: str | None = None, step: int | None = None):
-    from ssseg.predict import Predictor
+    from ssseg.inference.predict import Predictor
 
     return Predictor(workdir, model, step)
 

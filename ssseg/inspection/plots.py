@@ -1,4 +1,4 @@
-"""Figures of one run's per-image predictions and pseudo-labels (see ssseg.inspection)."""
+"""Figures of one run's per-image predictions and pseudo-labels (see ssseg.inspection.per_image)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ssseg.data.registry import IGNORE_LABEL
-from ssseg.inspection import ImagePrediction, PseudoLabel
+from ssseg.inspection.per_image import ImagePrediction, PseudoLabel
 
 IGNORE_RGB = (255, 255, 255)
 # Error map colours: right, wrong, ignored.
@@ -17,7 +17,7 @@ ERROR_RGB = np.array([(0, 0, 0), (220, 30, 30), (128, 128, 128)], np.uint8)
 
 def colorize(label: np.ndarray, num_classes: int) -> np.ndarray:
     """Class ids [H,W] -> RGB with the predict palette; 255 (ignore) white."""
-    from ssseg.predict import palette
+    from ssseg.inference.predict import palette
 
     colours = np.concatenate([palette(num_classes), np.zeros((256 - num_classes, 3), np.uint8)])
     colours[IGNORE_LABEL] = IGNORE_RGB
@@ -44,7 +44,7 @@ def _grid(rows: int, titles: Sequence[str], size: float = 2.2):
 
 def _legend(fig: Figure, class_names: Sequence[str]) -> None:
     from matplotlib.patches import Patch
-    from ssseg.predict import palette
+    from ssseg.inference.predict import palette
 
     colours = palette(len(class_names)) / 255.0
     handles = [Patch(color=c, label=n) for c, n in zip(colours, class_names)]

@@ -1,0 +1,1 @@
+"""Inference on new images with a saved run: probabilities, masks, colour overlays (`predict`)."""
