@@ -37,16 +37,14 @@ def fabricated_labeled_batch(cfg, num_classes: int, seed: int = 0) -> dict:
 
 
 def data_config(**overrides):
-    """A data ConfigDict with the schema's keys (tests override what they need)."""
-    import ml_collections
+    """The schema's config.data (base_config) with test-sized defaults; tests override what they need."""
+    from ssseg.config.schema import base_config
 
-    values = dict(
-        name="synthetic_defects", manual_dir="", data_dir="", budget="1/8", splits_dir="experiments/splits",
-        base_size=96, crop_size=64, scale_range=(0.5, 2.0), hflip=True, vflip=False, batch_size=4,
-        unlabeled_batch_size=4, eval_mode="whole", eval_batch_size=8, worker_count=0,
-    )
-    values.update(overrides)
-    return ml_collections.ConfigDict(values)
+    cfg = base_config().data
+    cfg.update(dict(name="synthetic_defects", base_size=96, crop_size=64, scale_range=(0.5, 2.0), hflip=True,
+                    vflip=False, batch_size=4, unlabeled_batch_size=4, eval_mode="whole", eval_batch_size=8))
+    cfg.update(overrides)
+    return cfg
 
 
 @pytest.fixture(scope="session")

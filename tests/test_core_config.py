@@ -29,7 +29,7 @@ def test_bad_override_value_names_key_and_type():
 def test_unknown_config_arg_and_method():
     with pytest.raises(ConfigError, match="config arg 'budgt' is unknown"):
         load_config(f"{SYN}:budgt=1/8")
-    with pytest.raises(ConfigError, match="method 'nope' not found"):
+    with pytest.raises(ConfigError, match="config.method.name='nope': no such method"):
         load_config(f"{SYN}:method=nope")
 
 

@@ -1,12 +1,10 @@
 """Semi-supervised methods: exact values of every loss piece, hooks, and a traced step per method.
 
-Adding a method = its module in ssseg/methods/ + one row in ALL_METHODS.
+Adding a method = its module in ssseg/methods/ (METHOD = Method(...)) + one row in ALL_METHODS.
 Real steps (compiled) are in tests/test_methods_train.py.
 """
 
 import functools
-import importlib
-import pkgutil
 import types
 
 import jax
@@ -16,9 +14,9 @@ import pytest
 from conftest import fabricated_labeled_batch
 
 import ssseg.config.schema
-import ssseg.methods
 from ssseg.errors import ConfigError
 from ssseg.methods import _pseudo, _teacher, mean_teacher, unimatch
+from ssseg.methods.contract import available, get_method
 from ssseg.train.state import TrainState
 
 ALL_METHODS = ["supervised", "mean_teacher", "fixmatch", "unimatch", "cps"]
@@ -42,9 +40,8 @@ def method_config(name: str, *overrides: str):
 
 
 def test_every_method_module_is_listed():
-    """Every segmentation-training method (pretraining methods, PRETRAIN=True, are tested by their owner)."""
-    names = [m.name for m in pkgutil.iter_modules(ssseg.methods.__path__) if not m.name.startswith("_")]
-    trained = {n for n in names if not getattr(importlib.import_module(f"ssseg.methods.{n}"), "PRETRAIN", False)}
+    """Every segmentation-training method (pretraining methods, pretrain=True, are tested by their owner)."""
+    trained = {n for n in available() if not get_method(n).pretrain}
     assert trained == set(ALL_METHODS)
 
 
@@ -111,7 +108,7 @@ def test_pseudo_class_weights_follow_the_labeled_budget_frequencies():
 
 
 def test_fixed_threshold_masks_pixels_below_conf_thresh():
-    cfg = types.SimpleNamespace(conf_thresh=0.95, class_adaptive=False)
+    cfg = types.SimpleNamespace(conf_thresh=0.95, class_adaptive=False, background_thresh=None)
     probs = jnp.array([[[[0.96, 0.04], [0.06, 0.94], [0.05, 0.95]]]])
     labels, conf, confident, thresholds, extra = _pseudo.pseudo_labels(cfg, {}, probs, jnp.ones((1, 1, 3), bool))
     np.testing.assert_array_equal(labels, [[[0, 1, 1]]])
@@ -140,7 +137,7 @@ def test_background_threshold_is_a_stricter_bar_for_class_0_only():
 
 
 def test_class_adaptive_thresholds_follow_each_class_running_confidence():
-    cfg = types.SimpleNamespace(conf_thresh=0.95, class_adaptive=True, class_conf_momentum=0.9)
+    cfg = types.SimpleNamespace(conf_thresh=0.95, class_adaptive=True, class_conf_momentum=0.9, background_thresh=None)
     # Class 0 predicted at confidences 0.8 and 0.6 (mean 0.7); class 1 only on a padding pixel.
     probs = jnp.array([[[[0.8, 0.2], [0.6, 0.4], [0.1, 0.9]]]])
     valid = jnp.array([[[True, True, False]]])
@@ -285,7 +282,7 @@ def traced():
             run = build_run(cfg, class_counts=counts[:len(get_spec(cfg.data.name, cfg.data.manual_dir or None).class_names)])
             num_classes = len(run.spec.class_names)
             batch = {"labeled": fabricated_labeled_batch(run.cfg, num_classes)}
-            if run.ctx.method.USES_UNLABELED:
+            if run.ctx.method.uses_unlabeled:
                 batch["unlabeled"] = fabricated_unlabeled_batch(run.cfg, num_classes)
             step = functools.partial(train_step, ctx=run.ctx)
             state_out, metrics = jax.eval_shape(step, run.state, batch, jax.random.key(0))
@@ -300,7 +297,7 @@ def test_step_keeps_the_state_structure_and_reports_diagnostics(traced, name):
     run, state_out, metrics = traced(name)
     assert jax.tree.structure(state_out) == jax.tree.structure(run.state)
     assert metrics["loss"].shape == ()
-    if run.ctx.method.USES_UNLABELED:
+    if run.ctx.method.uses_unlabeled:
         num_classes = len(run.spec.class_names)
         for key in ("mask_ratio", "pseudo_acc", "pseudo_acc_all", "pseudo_miou"):
             assert metrics[key].shape == (), key

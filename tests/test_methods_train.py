@@ -28,7 +28,7 @@ def _compiled(name):
                    out_shardings=(replicated, replicated), compiler_options=FAST_COMPILE)
     num_classes = len(run.spec.class_names)
     batch = {"labeled": fabricated_labeled_batch(run.cfg, num_classes)}
-    if run.ctx.method.USES_UNLABELED:
+    if run.ctx.method.uses_unlabeled:
         batch["unlabeled"] = fabricated_unlabeled_batch(run.cfg, num_classes)
     state = jax.device_put(run.state, replicated)
     return run, step, state, sharding.shard_batch(batch, mesh)

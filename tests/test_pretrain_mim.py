@@ -60,7 +60,7 @@ def test_mim_steps_learn_the_hidden_texture(mim_run):
     assert all(np.isfinite(losses))
     assert np.mean(losses[-2:]) < 0.8 * losses[0], losses
     assert float(metrics["hidden_fraction"]) == pytest.approx(0.5)  # round(0.6 · 4) of the smoke 2×2 patches
-    assert "ssl_heads" not in mim.eval_models(state)["pretrained"][0]
+    assert "ssl_heads" not in mim.METHOD.eval_models(state)["pretrained"][0]
     enc0, enc = (jax.tree.leaves(s.params["encoder"])[0] for s in (mim_run.state, state))
     assert float(jnp.abs(enc - enc0).max()) > 0  # the loss reaches the encoder
 

@@ -1,6 +1,5 @@
 """Sweep expansion: cell names, arguments, dependency order, commands."""
 
-import sys
 
 import pytest
 

@@ -19,9 +19,9 @@ import numpy as np
 
 from ssseg.active import scoring
 from ssseg.data import pipeline, transforms
+from ssseg.data.normalize import normalize
 from ssseg.eval.evaluate import make_prob_fn
 from ssseg.models import functional as model_fns
-from ssseg.train.setup import eval_models
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,11 +41,9 @@ def _pool_example(record: dict, canvas: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _make_encode_fn(graphdef, mean, std):
-    mean, std = jnp.asarray(mean, jnp.float32), jnp.asarray(std, jnp.float32)
-
     @jax.jit
     def encode(params, batch_stats, images):
-        x = (images.astype(jnp.float32) / 255.0 - mean) / std
+        x = normalize(images, mean, std)
         features, _ = model_fns.encode(graphdef, params, batch_stats, x, train=False)
         return features[-1]
 
@@ -56,7 +54,7 @@ def score_pool(run, sources, ids: Sequence[str], *, aggregation: str = "defect_e
                defect_prob: float = 0.5, with_features: bool = False, scores: bool = True) -> PoolScores:
     """Scores (and features) of `ids` under the run's reported eval model."""
     cfg = run.cfg
-    params, batch_stats = next(iter(eval_models(run, run.state).values()))
+    params, batch_stats = next(iter(run.ctx.method.eval_models(run.state).values()))
     canvas = pipeline.eval_canvas(cfg.data)
     batch_size = int(cfg.data.eval_batch_size)
     prob_fn = make_prob_fn(run.ctx.graphdef, run.spec.mean, run.spec.std, cfg.data.eval_mode, cfg.data.crop_size)

@@ -27,7 +27,13 @@ import os
 import numpy as np
 
 from ssseg.active import round_splits, selection
+from ssseg.active.pool import score_pool
+from ssseg.config.loader import load_config
+from ssseg.data.sources import load_sources
+from ssseg.data.splits import load_budget
 from ssseg.errors import ConfigError
+from ssseg.train.loop import run_training
+from ssseg.train.setup import restore_run
 
 ANNOTATOR = "simulated: the selected images' labels are revealed from the dataset's train split"
 # Settings that change what a round selects; the seeds and number of rounds may grow between runs.
@@ -110,9 +116,6 @@ def _selection_seed(seed: int, round_index: int) -> int:
 def choose(plan: ActivePlan, strategy: str, round_index: int, seed: int, prev_workdir: str, prev_result: dict,
            sources, labeled, unlabeled) -> dict:
     """Score the train images of the unlabeled pool with the previous round's model and pick."""
-    from ssseg.active.pool import score_pool
-    from ssseg.train.setup import restore_run
-
     pool_ids = sorted(i for i in unlabeled if sources.locations[i][0] == "train")  # only these have labels to reveal
     needs_model = strategy != "random" or plan.focus_classes > 0
     diverse = strategy == "uncertainty+kcenter"
@@ -148,9 +151,6 @@ def choose(plan: ActivePlan, strategy: str, round_index: int, seed: int, prev_wo
 
 
 def _train_round(plan, seed, budget, splits_dir, workdir, show_progress):
-    from ssseg.config.loader import load_config
-    from ssseg.train.loop import run_training
-
     overrides = round_overrides(plan, seed, budget, splits_dir)
     cfg = load_config(plan.config, overrides)
     return cfg, run_training(cfg, workdir, show_progress=show_progress), round_command(plan, overrides, workdir)
@@ -166,9 +166,6 @@ def _record(seed, strategy, round_index, labeled, budget, splits_dir, workdir, c
 
 def run_active(plan: ActivePlan, *, show_progress: bool = False, log=print) -> list[dict]:
     """Every seed's rounds for every strategy; returns the round records (also written to `out`)."""
-    from ssseg.data.sources import load_sources
-    from ssseg.data.splits import load_budget
-
     _check_plan(plan)
     _claim_out(plan)
     splits_base = plan.splits_root or os.path.join(plan.out, "splits")

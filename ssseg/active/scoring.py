@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ssseg.errors import ConfigError
+
 AGGREGATIONS = ("defect_entropy", "mean_entropy", "max_entropy")
 
 
@@ -32,8 +34,6 @@ def image_score(probs_hwk: np.ndarray, valid_hw: np.ndarray | None = None, *,
                 aggregation: str = "defect_entropy", defect_prob: float = 0.5) -> float:
     """One image's uncertainty under `aggregation` (see the module docstring)."""
     if aggregation not in AGGREGATIONS:
-        from ssseg.errors import ConfigError
-
         raise ConfigError(f"aggregation {aggregation!r}: expected one of {', '.join(AGGREGATIONS)}")
     probs = np.asarray(probs_hwk, np.float64)
     valid = np.ones(probs.shape[:2], bool) if valid_hw is None else np.asarray(valid_hw, bool)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-IGNORE = 255
+from ssseg.data.labels import IGNORE_LABEL
+
 
 
 def paste_masks(key: jax.Array, source_labels_bhw: jax.Array, paste_class_k: jax.Array, num_targets: int,
@@ -26,7 +27,7 @@ def paste_masks(key: jax.Array, source_labels_bhw: jax.Array, paste_class_k: jax
     source = jax.random.randint(k_source, (num_targets,), 0, source_labels_bhw.shape[0])
     labels = source_labels_bhw[source]
     num_classes = paste_class_k.shape[0]
-    pasted = paste_class_k[jnp.clip(labels, 0, num_classes - 1)] & (labels != IGNORE) & (labels < num_classes)
+    pasted = paste_class_k[jnp.clip(labels, 0, num_classes - 1)] & (labels != IGNORE_LABEL) & (labels < num_classes)
     on = jax.random.uniform(k_on, (num_targets,)) < prob
     return source, pasted & on[:, None, None]
 

@@ -13,14 +13,15 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-IGNORE = 255
+from ssseg.data.labels import IGNORE_LABEL
+
 
 
 def contingency(cluster_maps, label_maps, n_clusters: int, n_classes: int) -> np.ndarray:
     """[n_clusters, n_classes] int64 pixel counts over all (cluster map, label map) pairs."""
     table = np.zeros((n_clusters, n_classes), np.int64)
     for clusters, labels in zip(cluster_maps, label_maps):
-        keep = labels != IGNORE
+        keep = labels != IGNORE_LABEL
         index = clusters[keep].astype(np.int64) * n_classes + labels[keep]
         table += np.bincount(index, minlength=n_clusters * n_classes).reshape(n_clusters, n_classes)
     return table

@@ -21,7 +21,8 @@ from ssseg.baselines.matching import contingency, hungarian_mapping
 from ssseg.baselines.segmenters import make_segmenter
 from ssseg.config.loader import to_plain
 from ssseg.data import pipeline, transforms
-from ssseg.data.registry import IGNORE_LABEL, get_spec
+from ssseg.data.labels import IGNORE_LABEL
+from ssseg.data.registry import get_spec
 from ssseg.data.sources import load_sources
 from ssseg.eval.metrics import confusion_matrix, summarize
 

@@ -54,6 +54,6 @@ def measure_loader(
         "ms_per_batch": 1000.0 * elapsed / num_batches,
         "images_per_s": num_batches * batch_size / elapsed,
         "batch_size": batch_size,
-        "worker_count": int(getattr(data_cfg, "worker_count", 0) or 0),
+        "worker_count": int(data_cfg.worker_count),
         "image_shape": tuple(batch["image"].shape),
     }

@@ -19,15 +19,18 @@ import numpy as np
 import optax
 
 from ssseg.benchmark import measure
+from ssseg.data import pipeline
+from ssseg.data.splits import load_budget
 from ssseg.models import functional
 from ssseg.models.factory import build_model
 from ssseg.train import sharding
+from ssseg.train.setup import build_run
+from ssseg.train.step import compile_train_step
 
 
 def uses_streams(method) -> tuple[bool, bool]:
     """(labeled stream, unlabeled stream) of a method, as the trainer decides them."""
-    pretrain = getattr(method, "PRETRAIN", False)
-    return not pretrain, pretrain or getattr(method, "USES_UNLABELED", False)
+    return "labeled" in method.streams, "unlabeled" in method.streams
 
 
 def random_batch(cfg, spec, method, seed: int = 0) -> dict:
@@ -50,9 +53,6 @@ def random_batch(cfg, spec, method, seed: int = 0) -> dict:
 
 def pipeline_batches(cfg, method, sources):
     """Endless train batches from the real input pipeline, as the trainer builds them."""
-    from ssseg.data import pipeline
-    from ssseg.data.splits import load_budget
-
     labeled_ids, unlabeled_ids = load_budget(cfg.data.name, cfg.data.budget, cfg.seed, cfg.data.splits_dir)
     use_labeled, use_unlabeled = uses_streams(method)
     lab = pipeline.labeled_batches(sources, labeled_ids, cfg.data, cfg.seed) if use_labeled else None
@@ -96,9 +96,6 @@ def bench_step(cfg, *, steps: int = 5, warmup: int = 2, sources=None, pipeline_s
     """Figures of the config's train step. `sources` (DataSources) given: the timed batch is the
     pipeline's first, and the step is then fed by the pipeline for `pipeline_steps` steps
     (default `steps`) to measure the input stall; otherwise a random batch, no stall figure."""
-    from ssseg.train.setup import build_run
-    from ssseg.train.step import compile_train_step
-
     run = build_run(cfg)
     mesh = sharding.make_mesh()
     method = run.ctx.method

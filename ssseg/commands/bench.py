@@ -43,11 +43,11 @@ def run(args) -> int:
         figures = step.bench_step(cfg, steps=args.steps, warmup=args.warmup, peak_gflops=peak)
     else:
         from ssseg.data.sources import load_sources
-        from ssseg.train.setup import method_module
+        from ssseg.methods.contract import get_method
 
         sources = load_sources(cfg.data)
         figures = step.bench_step(cfg, steps=args.steps, warmup=args.warmup, sources=sources, peak_gflops=peak)
-        method = method_module(cfg)
+        method = get_method(cfg.method.name)
         kinds = [k for k, used in zip(("labeled", "unlabeled"), step.uses_streams(method)) if used]
         figures["loader_ms_per_batch"] = sum(
             measure_loader(cfg.data, kind=k, num_batches=args.steps, warmup_batches=1, seed=cfg.seed,

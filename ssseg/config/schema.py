@@ -8,11 +8,11 @@ run has, so a typo in an override is an error rather than a silently new key.
 
 from __future__ import annotations
 
-import importlib
-
 import ml_collections
 
 from ssseg.errors import ConfigError
+from ssseg.methods.contract import get_method
+from ssseg.models.defaults import MODEL_DEFAULTS
 
 
 def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
@@ -45,13 +45,7 @@ def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
 
 def method_defaults(name: str) -> ml_collections.ConfigDict:
     """The `config.method` sub-dict: `name` plus the method module's defaults()."""
-    try:
-        module = importlib.import_module(f"ssseg.methods.{name}")
-    except ModuleNotFoundError as e:
-        if e.name != f"ssseg.methods.{name}":
-            raise
-        raise ConfigError(f"method {name!r} not found: expected a module ssseg/methods/{name}.py") from None
-    cfg = module.defaults()
+    cfg = get_method(name).defaults()
     cfg.name = name
     return cfg
 
@@ -80,15 +74,10 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.eval_mode = "whole"  # or "sliding"
     c.data.eval_batch_size = 8
     c.data.worker_count = 0
+    c.data.prefetch_threads = 2  # threads loading batches ahead of the step (each holds up to 2 batches)
+    c.data.eval_canvas = 0  # side of the square eval canvas; 0: base_size
 
-    c.model = ml_collections.ConfigDict()
-    c.model.arch = "deeplabv3plus"
-    c.model.backbone = "small"
-    c.model.deep_stem = False
-    c.model.output_stride = 16
-    c.model.aspp_rates = (6, 12, 18)
-    c.model.width = 16
-    c.model.pretrained = ""  # torchvision-layout safetensors file
+    c.model = ml_collections.ConfigDict(dict(MODEL_DEFAULTS))  # keys and defaults: ssseg/models/defaults.py
 
     c.optim = ml_collections.ConfigDict()
     c.optim.name = "adamw"

@@ -21,9 +21,6 @@ import numpy as np
 from ssseg.data import transforms
 from ssseg.errors import DataError
 
-# Threads that load batches ahead of the consumer (per process); each holds up to 2 batches.
-PREFETCH_THREADS = 2
-
 
 def _stream_seed(seed: int, stream: int) -> int:
     """A 32-bit shuffle seed per (seed, stream), as grain requires."""
@@ -62,8 +59,8 @@ def _stack_unlabeled(examples: Sequence[dict]) -> dict:
 
 def _iterate(dataset: grain.MapDataset, data_cfg) -> Iterator:
     """Iterate with a small read-ahead (grain's default buffers 500 elements, far too many batches)."""
-    workers = int(getattr(data_cfg, "worker_count", 0) or 0)
-    threads = int(getattr(data_cfg, "prefetch_threads", PREFETCH_THREADS))
+    workers = int(data_cfg.worker_count)
+    threads = int(data_cfg.prefetch_threads)
     read_options = grain.ReadOptions(num_threads=threads, prefetch_buffer_size=max(threads, 1) * 2)
     iter_dataset = dataset.to_iter_dataset(read_options)
     if workers <= 0:
@@ -112,8 +109,8 @@ def unlabeled_batches(sources, ids: Sequence[str], data_cfg, seed: int, start_st
 
 
 def eval_canvas(data_cfg) -> int:
-    """Side of the square eval canvas: data_cfg.eval_canvas if set, else base_size."""
-    return int(getattr(data_cfg, "eval_canvas", 0) or data_cfg.base_size)
+    """Side of the square eval canvas: data_cfg.eval_canvas if set (> 0), else base_size."""
+    return int(data_cfg.eval_canvas or data_cfg.base_size)
 
 
 class _EvalExample:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from ssseg.errors import ConfigError, DataError
+from ssseg.data.labels import IGNORE_LABEL
+from ssseg.data.manual_dir import detect_channels, read_class_names
+from ssseg.errors import ConfigError
 
-IGNORE_LABEL = 255
 # ImageNet statistics: the right normalisation for RGB data fed to ImageNet-pretrained backbones.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -103,25 +104,6 @@ _FIXED_SPECS = {s.name: s for s in (SYNTHETIC_DEFECTS, MAGNETIC_TILE, CAMVID, PA
 DATASET_NAMES = tuple(sorted([*_FIXED_SPECS, "folder"]))
 
 
-def read_class_names(classes_txt: str | os.PathLike) -> tuple[str, ...]:
-    """Class names from a `classes.txt` (one per line, blank lines skipped)."""
-    path = os.fspath(classes_txt)
-    if not os.path.isfile(path):
-        raise DataError(
-            f"{path}: classes.txt not found; the folder dataset expects manual_dir/classes.txt "
-            "with one class name per line (line k names mask value k)"
-        )
-    with open(path, encoding="utf-8") as f:
-        names = tuple(line.strip() for line in f if line.strip())
-    if len(names) < 2:
-        raise DataError(f"{path}: expected at least 2 class names (one per line), found {len(names)}")
-    if len(names) > IGNORE_LABEL:
-        raise DataError(f"{path}: {len(names)} classes; at most {IGNORE_LABEL} fit in a uint8 mask (255 = ignore)")
-    if len(set(names)) != len(names):
-        raise DataError(f"{path}: class names must be unique, got {names}")
-    return names
-
-
 def folder_spec(manual_dir: str | os.PathLike, channels: int) -> DatasetSpec:
     """Spec of a user's own `folder` dataset with `channels` (1 or 3) image channels."""
     names = read_class_names(os.path.join(os.fspath(manual_dir), "classes.txt"))
@@ -150,7 +132,5 @@ def get_spec(name: str, manual_dir: str | os.PathLike | None = None) -> DatasetS
             raise ConfigError(
                 "data.name='folder' needs data.manual_dir: a folder with images/, masks/ and classes.txt"
             )
-        from ssseg.data.builders.folder.folder_dataset_builder import detect_channels
-
         return folder_spec(manual_dir, detect_channels(manual_dir))
     raise ConfigError(f"data.name={name!r} is unknown; expected one of {', '.join(DATASET_NAMES)}")

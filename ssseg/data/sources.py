@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image
 
+from ssseg.data.manual_dir import require_dir
 from ssseg.data.registry import DATASET_NAMES, DatasetSpec, get_spec
 from ssseg.errors import ConfigError, DataError
 
@@ -90,9 +91,9 @@ class DataSources:
         return self.splits[split]
 
 
-def _cfg(data_cfg, key: str, default=None):
-    value = getattr(data_cfg, key, default)
-    return default if value in (None, "") else value
+def _cfg(data_cfg, key: str):
+    """A path-like key of config.data, None where it is unset ("")."""
+    return data_cfg[key] or None
 
 
 def make_builder(name: str, manual_dir: str | None = None, data_dir: str | None = None):
@@ -101,8 +102,6 @@ def make_builder(name: str, manual_dir: str | None = None, data_dir: str | None 
         raise ConfigError(f"data.name={name!r} is unknown; expected one of {', '.join(DATASET_NAMES)}")
     module = importlib.import_module(f"ssseg.data.builders.{name}.{name}_dataset_builder")
     if name in _NEEDS_MANUAL_DIR or manual_dir:  # a given manual_dir must be right, never silently downloaded over
-        from ssseg.data.builders.records import require_dir
-
         require_dir(manual_dir, name, module.LAYOUT)
     # Read $TFDS_DATA_DIR now: TFDS itself reads it once, when first imported.
     data_dir = data_dir or os.environ.get("TFDS_DATA_DIR") or None

@@ -19,7 +19,7 @@ import dataclasses
 import numpy as np
 from PIL import Image
 
-from ssseg.data.registry import IGNORE_LABEL
+from ssseg.data.labels import IGNORE_LABEL
 
 LABELED_STREAM = 0
 UNLABELED_STREAM = 1
@@ -141,7 +141,7 @@ def apply_geometry(image: np.ndarray, label: np.ndarray, geometry: Geometry, cro
 def train_transform(record: dict, rng: np.random.Generator, data_cfg, *, labeled: bool = False) -> dict:
     """Random joint geometry of one record, configured by data_cfg (base_size, crop_size, scale_range, hflip,
     vflip; for labeled examples also foreground_crop_prob). Unlabeled crops never look at the label."""
-    foreground_prob = float(getattr(data_cfg, "foreground_crop_prob", 0.0) or 0.0) if labeled else 0.0
+    foreground_prob = float(data_cfg.foreground_crop_prob) if labeled else 0.0
     geometry = sample_geometry(
         rng,
         record["label"].shape,
@@ -149,7 +149,7 @@ def train_transform(record: dict, rng: np.random.Generator, data_cfg, *, labeled
         crop_size=int(data_cfg.crop_size),
         scale_range=tuple(data_cfg.scale_range),
         hflip=bool(data_cfg.hflip),
-        vflip=bool(getattr(data_cfg, "vflip", False)),
+        vflip=bool(data_cfg.vflip),
         label=record["label"] if foreground_prob > 0 else None,
         foreground_prob=foreground_prob,
     )

@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ssseg.data.normalize import normalize
+from ssseg.errors import ConfigError
 from ssseg.eval.metrics import confusion_matrix, summarize
 from ssseg.models import functional as model_fns
 
@@ -30,19 +32,14 @@ def window_starts(size: int, crop: int, stride: int) -> list[int]:
 
 def make_prob_fn(graphdef, mean, std, mode: str = "whole", crop_size: int = 0) -> Callable:
     """Returns jitted `(params, batch_stats, images_uint8) -> probs_bhwk` (softmax)."""
-    mean = jnp.asarray(mean, jnp.float32)
-    std = jnp.asarray(std, jnp.float32)
-
     def forward(params, batch_stats, images):
-        x = (images.astype(jnp.float32) / 255.0 - mean) / std
+        x = normalize(images, mean, std)
         logits, _ = model_fns.apply_model(graphdef, params, batch_stats, x, train=False)
         return jax.nn.softmax(logits.astype(jnp.float32), axis=-1)
 
     if mode == "whole":
         return jax.jit(forward)
     if mode != "sliding":
-        from ssseg.errors import ConfigError
-
         raise ConfigError(f"config.data.eval_mode={mode!r}: expected whole or sliding")
 
     def sliding(params, batch_stats, images):

@@ -11,12 +11,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-IGNORE = 255
+from ssseg.data.labels import IGNORE_LABEL
+
 
 
 def confusion_matrix(preds_bhw, labels_bhw, num_classes: int) -> jax.Array:
     """[K, K] int32 counts, rows = true class, columns = predicted; ignores 255."""
-    valid = labels_bhw != IGNORE
+    valid = labels_bhw != IGNORE_LABEL
     index = jnp.where(valid, labels_bhw * num_classes + preds_bhw, num_classes * num_classes)
     counts = jnp.bincount(index.reshape(-1), length=num_classes * num_classes + 1)
     return counts[:-1].reshape(num_classes, num_classes).astype(jnp.int32)

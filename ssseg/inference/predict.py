@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from ssseg.eval.evaluate import make_prob_fn
-from ssseg.train.setup import eval_models, restore_run
+from ssseg.train.setup import restore_run
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -23,7 +23,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 class Predictor:
     def __init__(self, workdir: str, model: str | None = None, step: int | None = None):
         self.run = restore_run(workdir, step)
-        models = eval_models(self.run, self.run.state)
+        models = self.run.ctx.method.eval_models(self.run.state)
         self.model_name = model or next(iter(models))
         self.params, self.batch_stats = models[self.model_name]
         cfg = self.run.cfg

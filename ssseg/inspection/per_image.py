@@ -22,9 +22,14 @@ from typing import Sequence
 
 import numpy as np
 
-from ssseg.data.registry import IGNORE_LABEL
+from ssseg.data.labels import IGNORE_LABEL
+from ssseg.data.sources import load_sources
+from ssseg.data.splits import load_budget
 from ssseg.errors import DataError
 from ssseg.eval.metrics import summarize
+from ssseg.inference.predict import Predictor
+from ssseg.methods.contract import get_method
+from ssseg.train.setup import load_config_json
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +71,6 @@ class PseudoLabel:
 
 
 def load_predictor(workdir: str, model: str | None = None, step: int | None = None):
-    from ssseg.inference.predict import Predictor
 
     return Predictor(workdir, model, step)
 
@@ -81,7 +85,6 @@ def image_scores(label: np.ndarray, pred: np.ndarray, class_names: Sequence[str]
 
 
 def _sources(cfg):
-    from ssseg.data.sources import load_sources
 
     return load_sources(cfg.data)
 
@@ -132,7 +135,6 @@ def pseudo_label_thresholds(predictor) -> np.ndarray:
 
 def unlabeled_ids(cfg) -> list[str]:
     """The run's unlabeled ids (its budget's unlabeled.txt)."""
-    from ssseg.data.splits import load_budget
 
     _, ids = load_budget(cfg.data.name, cfg.data.budget, int(cfg.seed), cfg.data.splits_dir)
     return ids
@@ -167,11 +169,9 @@ def pseudo_labels(workdir: str, limit: int = 8, predictor=None, conf_thresh: flo
 
 def uses_unlabeled(workdir_or_predictor) -> bool:
     """Whether the run trained on unlabeled images (so it has pseudo-labels to show)."""
-    from ssseg.train.setup import load_config_json, method_module
-
     cfg = (workdir_or_predictor.run.cfg if hasattr(workdir_or_predictor, "run")
            else load_config_json(str(workdir_or_predictor)))
-    return bool(getattr(method_module(cfg), "USES_UNLABELED", False))
+    return get_method(cfg.method.name).uses_unlabeled
 
 
 def trust_by_threshold(pseudo: Sequence[PseudoLabel], thresholds: Sequence[float] = (0.9, 0.95, 0.99, 0.999),

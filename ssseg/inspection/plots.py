@@ -6,8 +6,10 @@ from typing import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
-from ssseg.data.registry import IGNORE_LABEL
+from ssseg.data.labels import IGNORE_LABEL
+from ssseg.inference.predict import palette
 from ssseg.inspection.per_image import ImagePrediction, PseudoLabel
 
 IGNORE_RGB = (255, 255, 255)
@@ -17,8 +19,6 @@ ERROR_RGB = np.array([(0, 0, 0), (220, 30, 30), (128, 128, 128)], np.uint8)
 
 def colorize(label: np.ndarray, num_classes: int) -> np.ndarray:
     """Class ids [H,W] -> RGB with the predict palette; 255 (ignore) white."""
-    from ssseg.inference.predict import palette
-
     colours = np.concatenate([palette(num_classes), np.zeros((256 - num_classes, 3), np.uint8)])
     colours[IGNORE_LABEL] = IGNORE_RGB
     return colours[label.astype(np.int64)]
@@ -43,9 +43,6 @@ def _grid(rows: int, titles: Sequence[str], size: float = 2.2):
 
 
 def _legend(fig: Figure, class_names: Sequence[str]) -> None:
-    from matplotlib.patches import Patch
-    from ssseg.inference.predict import palette
-
     colours = palette(len(class_names)) / 255.0
     handles = [Patch(color=c, label=n) for c, n in zip(colours, class_names)]
     fig.legend(handles=handles, loc="outside lower center", ncol=min(len(class_names), 6), fontsize=8)

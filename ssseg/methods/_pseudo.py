@@ -116,9 +116,11 @@ import numpy as np
 from ml_collections import config_dict
 
 from ssseg.augment import copy_paste, cutmix, photometric
+from ssseg.data.labels import IGNORE_LABEL
+from ssseg.data.normalize import to_unit
 from ssseg.errors import ConfigError
-from ssseg.train.losses import IGNORE, class_weights_from_counts, pixel_cross_entropy, soft_dice_loss
 from ssseg.methods import _teacher
+from ssseg.train.losses import class_weights_from_counts, pixel_cross_entropy, soft_dice_loss
 
 CONF_THRESH = 0.95
 CLASS_CONF_MOMENTUM = 0.99
@@ -145,14 +147,13 @@ def check(cfg) -> None:
     _teacher.check(cfg)
     if not 0.0 <= cfg.conf_thresh <= 1.0:
         raise ConfigError(f"config.method.conf_thresh={cfg.conf_thresh!r}: expected a value in [0, 1]")
-    background = getattr(cfg, "background_thresh", None)
-    if background is not None and not 0.0 <= background <= 1.0:
-        raise ConfigError(f"config.method.background_thresh={background!r}: expected a value in [0, 1] or None")
-    if getattr(cfg, "class_weight_power", 0.0) < 0:
+    if cfg.background_thresh is not None and not 0.0 <= cfg.background_thresh <= 1.0:
+        raise ConfigError(f"config.method.background_thresh={cfg.background_thresh!r}: expected a value in [0, 1] or None")
+    if cfg.class_weight_power < 0:
         raise ConfigError(f"config.method.class_weight_power={cfg.class_weight_power!r}: expected a value >= 0")
-    if not 0.0 <= getattr(cfg, "da_momentum", DA_MOMENTUM) < 1.0:
+    if not 0.0 <= cfg.da_momentum < 1.0:
         raise ConfigError(f"config.method.da_momentum={cfg.da_momentum!r}: expected a value in [0, 1)")
-    if not 0.0 <= getattr(cfg, "copy_paste_prob", 0.0) <= 1.0:
+    if not 0.0 <= cfg.copy_paste_prob <= 1.0:
         raise ConfigError(f"config.method.copy_paste_prob={cfg.copy_paste_prob!r}: expected a value in [0, 1]")
     if cfg.unlabeled_loss not in UNLABELED_LOSSES:
         raise ConfigError(f"config.method.unlabeled_loss={cfg.unlabeled_loss!r}: expected one of "
@@ -169,7 +170,7 @@ def init_extra(ctx, params, batch_stats, rng):
     extra = _teacher.init_teacher(cfg, params, batch_stats)
     if cfg.class_adaptive:
         extra["class_conf"] = jnp.full((ctx.num_classes,), 1.0 / ctx.num_classes, jnp.float32)
-    if getattr(cfg, "distribution_alignment", False):
+    if cfg.distribution_alignment:
         # No correction until the labeller's own marginal is measured.
         extra["da_running"] = jnp.asarray(alignment_target(ctx), jnp.float32)
     return extra
@@ -196,7 +197,7 @@ def align(ctx, extra, probs_bhwk, valid_bhw):
     order); `target` is `alignment_target(ctx)`, a constant of the run. Off: probs unchanged.
     """
     cfg = ctx.method_cfg
-    if not getattr(cfg, "distribution_alignment", False):
+    if not cfg.distribution_alignment:
         return probs_bhwk, extra
     probs_bhwk = jax.lax.stop_gradient(probs_bhwk)
     weight = valid_bhw.astype(jnp.float32)[..., None]
@@ -242,7 +243,7 @@ def pseudo_labels(cfg, extra, probs_bhwk, valid_bhw):
         thresholds = class_thresholds(cfg.conf_thresh, class_conf)
     else:
         thresholds = jnp.full((num_classes,), cfg.conf_thresh, jnp.float32)
-    if getattr(cfg, "background_thresh", None) is not None:
+    if cfg.background_thresh is not None:
         thresholds = thresholds.at[0].set(cfg.background_thresh)
     confident = conf >= thresholds[labels]
     return labels, conf, confident, thresholds, extra
@@ -263,7 +264,7 @@ def pseudo_class_weights(ctx):
     classes: the rule of config.loss.class_weight_power, so that the two streams
     weigh classes alike.
     """
-    power = float(getattr(ctx.method_cfg, "class_weight_power", 0.0) or 0.0)
+    power = float(ctx.method_cfg.class_weight_power)
     if power <= 0:
         return None
     return jnp.asarray(class_weights_from_counts(_labeled_class_counts(ctx, "class_weight_power > 0"), power),
@@ -291,7 +292,7 @@ def paste_labeled(ctx, key, images_u8, labeled, labels=(), flags=()):
     label and each of `flags` (confident, valid) becomes True. Off
     (`copy_paste_prob` 0): everything unchanged, paste_ratio None.
     """
-    prob = float(getattr(ctx.method_cfg, "copy_paste_prob", 0.0) or 0.0)
+    prob = float(ctx.method_cfg.copy_paste_prob)
     if prob <= 0:
         return images_u8, tuple(labels), tuple(flags), None
     if labeled["image"].shape[1:] != images_u8.shape[1:]:
@@ -313,7 +314,7 @@ def strong_view(ctx, key, images_uint8, per_pixel=(), *, cutmix_prob: float, pho
     confidences and validity are pasted inside the same box.
     """
     k_photo, k_box = jax.random.split(key)
-    images01 = images_uint8.astype(jnp.float32) / 255.0
+    images01 = to_unit(images_uint8)
     if photometric_on:
         images01 = photometric.strong_photometric(k_photo, images01)
     b, h, w = images01.shape[:3]
@@ -342,7 +343,7 @@ def diagnostics(probs_bhwk, confident_bhw, valid_bhw, truth_bhw=None, thresholds
     if thresholds_k is not None:
         metrics["thresholds"] = thresholds_k
     if truth_bhw is not None:
-        known = valid_bhw & (truth_bhw != IGNORE)
+        known = valid_bhw & (truth_bhw != IGNORE_LABEL)
         correct = pseudo == truth_bhw
         metrics["pseudo_acc"] = _ratio(jnp.sum(correct & used & known), jnp.sum(used & known))
         # Per class: confident pseudo-labels that are right (precision_c = this / pseudo_counts[c]).

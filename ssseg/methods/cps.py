@@ -31,13 +31,11 @@ import jax.numpy as jnp
 import ml_collections
 
 from ssseg.methods import _pseudo, _teacher
+from ssseg.methods.contract import Method
 from ssseg.models import functional as model_fns
+from ssseg.models.factory import build_model
 
-USES_UNLABELED = True
 NETWORKS = ("a", "b")
-
-init_extra = _pseudo.init_extra
-after_update = _pseudo.after_update
 
 
 def defaults() -> ml_collections.ConfigDict:
@@ -51,8 +49,6 @@ def defaults() -> ml_collections.ConfigDict:
 
 def init_params(cfg, spec, params, batch_stats):
     """{"a": the run's network, "b": the same architecture initialised from seed + 1}."""
-    from ssseg.models.factory import build_model
-
     model_b = build_model(cfg.model, len(spec.class_names), spec.channels, seed=cfg.seed + 1)
     _, params_b, batch_stats_b = model_fns.split_model(model_b)
     return {"a": params, "b": params_b}, {"a": batch_stats, "b": batch_stats_b}
@@ -125,3 +121,16 @@ def loss(ctx, params, state, batch, rng):
     metrics.update(_pseudo.diagnostics(probs_w["a"], confident[:num_u], valid, unlabeled.get("label"),
                                        thresholds if cfg.class_adaptive else None))
     return total, {"batch_stats": batch_stats, "metrics": metrics, "extra": extra}
+
+
+METHOD = Method(
+    name='cps',
+    defaults=defaults,
+    loss=loss,
+    uses_unlabeled=True,
+    init_params=init_params,
+    init_extra=_pseudo.init_extra,
+    after_update=_pseudo.after_update,
+    head_mask=head_mask,
+    eval_models=eval_models,
+)

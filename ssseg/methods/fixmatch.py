@@ -21,12 +21,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from ssseg.methods import _pseudo, _teacher
-
-USES_UNLABELED = True
-
-init_extra = _pseudo.init_extra
-after_update = _pseudo.after_update
-eval_models = _pseudo.eval_models
+from ssseg.methods.contract import Method
 
 
 def defaults() -> ml_collections.ConfigDict:
@@ -71,3 +66,14 @@ def loss(ctx, params, state, batch, rng):
     metrics.update(_pseudo.diagnostics(probs_w, confident, valid, unlabeled.get("label"),
                                        thresholds if cfg.class_adaptive else None))
     return total, {"batch_stats": batch_stats, "metrics": metrics, "extra": extra}
+
+
+METHOD = Method(
+    name='fixmatch',
+    defaults=defaults,
+    loss=loss,
+    uses_unlabeled=True,
+    init_extra=_pseudo.init_extra,
+    after_update=_pseudo.after_update,
+    eval_models=_pseudo.eval_models,
+)

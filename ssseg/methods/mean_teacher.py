@@ -30,11 +30,7 @@ import ml_collections
 
 from ssseg.errors import ConfigError
 from ssseg.methods import _pseudo, _teacher
-
-USES_UNLABELED = True
-
-after_update = _teacher.after_update
-eval_models = _teacher.eval_models
+from ssseg.methods.contract import Method
 
 
 def defaults() -> ml_collections.ConfigDict:
@@ -98,3 +94,14 @@ def loss(ctx, params, state, batch, rng):
     metrics = {"loss_x": loss_x, "consistency": consistency, "consistency_weight": weight}
     metrics.update(_pseudo.diagnostics(probs_t, confident, valid, unlabeled.get("label")))
     return total, {"batch_stats": batch_stats, "metrics": metrics}
+
+
+METHOD = Method(
+    name='mean_teacher',
+    defaults=defaults,
+    loss=loss,
+    uses_unlabeled=True,
+    init_extra=init_extra,
+    after_update=_teacher.after_update,
+    eval_models=_teacher.eval_models,
+)

@@ -17,15 +17,8 @@ from __future__ import annotations
 import jax
 import ml_collections
 
-from ssseg.pretrain import heads, layout, objectives, views
-from ssseg.pretrain.probe import evaluate, probe_defaults  # noqa: F401  (the method's evaluate hook)
-
-PRETRAIN = True
-USES_UNLABELED = True
-PRETRAINED_PARTS = layout.PRETRAINED_PARTS
-init_extra = layout.init_extra
-after_update = layout.after_update
-eval_models = layout.eval_models
+from ssseg.methods.contract import Method
+from ssseg.pretrain import heads, layout, objectives, probe, views
 
 
 def defaults() -> ml_collections.ConfigDict:
@@ -39,7 +32,7 @@ def defaults() -> ml_collections.ConfigDict:
     # 0.99 within 0.4 points of 0.996) lets the target keep up. Kept constant.
     m.ema_momentum = 0.99
     views.view_defaults(m)
-    probe_defaults(m)
+    probe.probe_defaults(m)
     return m
 
 
@@ -80,3 +73,18 @@ def loss(ctx, params, state, batch, rng):
         "batch_stats": batch_stats,
         "metrics": {"loss_byol": loss_byol, "target_spread": objectives.spread(target.reshape(-1, target.shape[-1]))},
     }
+
+
+METHOD = Method(
+    name='pretrain_byol',
+    defaults=defaults,
+    loss=loss,
+    uses_unlabeled=True,
+    pretrain=True,
+    init_params=init_params,
+    init_extra=layout.init_extra,
+    after_update=layout.after_update,
+    eval_models=layout.eval_models,
+    evaluate=probe.evaluate,
+    pretrained_parts=layout.PRETRAINED_PARTS,
+)

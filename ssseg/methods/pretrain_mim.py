@@ -28,13 +28,8 @@ import jax.numpy as jnp
 import ml_collections
 
 from ssseg.errors import ConfigError
-from ssseg.pretrain import heads, layout, objectives
-from ssseg.pretrain.probe import evaluate, probe_defaults  # noqa: F401  (the method's evaluate hook)
-
-PRETRAIN = True
-USES_UNLABELED = True
-PRETRAINED_PARTS = layout.PRETRAINED_PARTS  # the encoder; the reconstruction head is thrown away
-eval_models = layout.eval_models
+from ssseg.methods.contract import Method
+from ssseg.pretrain import heads, layout, objectives, probe
 
 _EPS = 1e-6
 
@@ -48,7 +43,7 @@ def defaults() -> ml_collections.ConfigDict:
     m.mask_ratio = 0.6
     m.head_hidden = 256
     m.norm_pix_loss = True  # MAE: per-patch normalised targets (its Table 1d: +0.5 to +1 points)
-    probe_defaults(m)
+    probe.probe_defaults(m)
     return m
 
 
@@ -148,3 +143,16 @@ def loss(ctx, params, state, batch, rng):
         "metrics": {"loss_mim": loss_mim, "hidden_fraction": jnp.mean(hidden.astype(jnp.float32)),
                     "loss_mim_visible": masked_mse(pred, target, ~hidden & valid)},
     }
+
+
+METHOD = Method(
+    name='pretrain_mim',
+    defaults=defaults,
+    loss=loss,
+    uses_unlabeled=True,
+    pretrain=True,
+    init_params=init_params,
+    eval_models=layout.eval_models,
+    evaluate=probe.evaluate,
+    pretrained_parts=layout.PRETRAINED_PARTS,  # the encoder; the reconstruction head is thrown away
+)

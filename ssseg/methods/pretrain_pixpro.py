@@ -21,15 +21,8 @@ import jax.numpy as jnp
 import ml_collections
 
 from ssseg.errors import ConfigError
-from ssseg.pretrain import heads, layout, objectives, views
-from ssseg.pretrain.probe import evaluate, probe_defaults  # noqa: F401  (the method's evaluate hook)
-
-PRETRAIN = True
-USES_UNLABELED = True
-PRETRAINED_PARTS = layout.PRETRAINED_PARTS
-init_extra = layout.init_extra
-after_update = layout.after_update
-eval_models = layout.eval_models
+from ssseg.methods.contract import Method
+from ssseg.pretrain import heads, layout, objectives, probe, views
 
 
 def defaults() -> ml_collections.ConfigDict:
@@ -57,7 +50,7 @@ def defaults() -> ml_collections.ConfigDict:
     # (short runs), see pretrain_byol.defaults.
     m.ema_momentum = 0.99
     views.view_defaults(m)
-    probe_defaults(m)
+    probe.probe_defaults(m)
     return m
 
 
@@ -177,3 +170,18 @@ def loss(ctx, params, state, batch, rng):
         metrics["loss_global"] = global_term
         total = total + m.global_weight * global_term
     return total, {"batch_stats": batch_stats, "metrics": metrics}
+
+
+METHOD = Method(
+    name='pretrain_pixpro',
+    defaults=defaults,
+    loss=loss,
+    uses_unlabeled=True,
+    pretrain=True,
+    init_params=init_params,
+    init_extra=layout.init_extra,
+    after_update=layout.after_update,
+    eval_models=layout.eval_models,
+    evaluate=probe.evaluate,
+    pretrained_parts=layout.PRETRAINED_PARTS,
+)

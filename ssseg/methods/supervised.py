@@ -15,8 +15,7 @@ import ml_collections
 
 from ssseg.errors import ConfigError
 from ssseg.methods import _pseudo
-
-USES_UNLABELED = False
+from ssseg.methods.contract import Method
 
 
 def defaults() -> ml_collections.ConfigDict:
@@ -43,3 +42,11 @@ def loss(ctx, params, state, batch, rng):
     if paste_ratio is not None:
         metrics["paste_ratio"] = paste_ratio
     return loss_x, {"batch_stats": batch_stats, "metrics": metrics}
+
+
+METHOD = Method(
+    name='supervised',
+    defaults=defaults,
+    loss=loss,
+    init_extra=init_extra,
+)

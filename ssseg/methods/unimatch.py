@@ -30,13 +30,9 @@ import jax.numpy as jnp
 import ml_collections
 
 from ssseg.methods import _pseudo, _teacher
+from ssseg.methods.contract import Method
 
-USES_UNLABELED = True
 FP_DROPOUT = 0.5  # nn.Dropout2d(0.5) in UniMatch's DeepLabV3+
-
-init_extra = _pseudo.init_extra
-after_update = _pseudo.after_update
-eval_models = _pseudo.eval_models
 
 
 def defaults() -> ml_collections.ConfigDict:
@@ -117,3 +113,14 @@ def loss(ctx, params, state, batch, rng):
     metrics.update(_pseudo.diagnostics(probs_w, confident, valid, unlabeled.get("label"),
                                        thresholds if cfg.class_adaptive else None))
     return total, {"batch_stats": batch_stats, "metrics": metrics, "extra": extra}
+
+
+METHOD = Method(
+    name='unimatch',
+    defaults=defaults,
+    loss=loss,
+    uses_unlabeled=True,
+    init_extra=_pseudo.init_extra,
+    after_update=_pseudo.after_update,
+    eval_models=_pseudo.eval_models,
+)

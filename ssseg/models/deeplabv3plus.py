@@ -43,12 +43,18 @@ class DeepLabV3PlusDecoder(nnx.Module):
         self.fuse2 = ConvBNReLU(fuse_channels, fuse_channels, 3, rngs=rngs)
         self.classifier = nnx.Conv(fuse_channels, num_classes, (1, 1), use_bias=True, rngs=rngs)
 
-    def __call__(self, features: Features, out_hw: tuple[int, int], train: bool) -> jax.Array:
+    def embed(self, features: Features, train: bool) -> jax.Array:
+        """The fused stride-4 features the classifier reads, [B, h/4, w/4, fuse_channels]."""
         low, high = features
         high = resize_bilinear_align_corners(self.aspp(high, train), low.shape[1:3])
         fused = jnp.concatenate([self.reduce(low, train), high], axis=-1)
-        logits = self.classifier(self.fuse2(self.fuse1(fused, train), train))
-        return resize_bilinear_align_corners(logits, out_hw)
+        return self.fuse2(self.fuse1(fused, train), train)
+
+    def classify(self, embedding: jax.Array, out_hw: tuple[int, int]) -> jax.Array:
+        return resize_bilinear_align_corners(self.classifier(embedding), out_hw)
+
+    def __call__(self, features: Features, out_hw: tuple[int, int], train: bool) -> jax.Array:
+        return self.classify(self.embed(features, train), out_hw)
 
 
 class DeepLabV3Plus(nnx.Module):
@@ -68,6 +74,11 @@ class DeepLabV3Plus(nnx.Module):
 
     def decode(self, features: Features, out_hw: tuple[int, int], train: bool) -> jax.Array:
         return self.decoder(features, out_hw, train)
+
+    def decode_with_embedding(self, features: Features, out_hw: tuple[int, int],
+                              train: bool) -> tuple[jax.Array, jax.Array]:
+        embedding = self.decoder.embed(features, train)
+        return self.decoder.classify(embedding, out_hw), embedding
 
     def __call__(self, x_bhwc: jax.Array, train: bool) -> jax.Array:
         return self.decode(self.encode(x_bhwc, train), x_bhwc.shape[1:3], train)

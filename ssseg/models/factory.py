@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -10,17 +10,22 @@ from flax import nnx
 
 from ssseg.errors import ConfigError
 from ssseg.models import functional, host_init
+from ssseg.models.defaults import MODEL_DEFAULTS
 from ssseg.models.deeplabv3plus import DeepLabV3Plus
 from ssseg.models.resnet import RESNET_SPECS, build_resnet, build_small_resnet
+from ssseg.models.torchvision_import import load_torchvision_resnet
 from ssseg.models.unet import UNet
 
 ARCHS = ("deeplabv3plus", "unet")
 BACKBONES = tuple(RESNET_SPECS) + ("small",)
 
 
-def _get(model_cfg: Any, key: str, default: Any) -> Any:
-    value = model_cfg.get(key, default) if isinstance(model_cfg, Mapping) or hasattr(model_cfg, "get") else default
-    return default if value is None else value
+def _get(model_cfg: Any, key: str) -> Any:
+    """`model_cfg[key]`, or MODEL_DEFAULTS' value where a partial dict (tests, tools) leaves it out."""
+    if key not in MODEL_DEFAULTS:
+        raise ConfigError(f"model.{key} is not a model key; expected one of {', '.join(sorted(MODEL_DEFAULTS))}")
+    value = model_cfg[key] if key in model_cfg else None
+    return MODEL_DEFAULTS[key] if value is None else value
 
 
 def scaled_aspp_rates(rates: Any, output_stride: int) -> tuple[int, int, int]:
@@ -41,14 +46,15 @@ def build_model(model_cfg: Any, num_classes: int, in_channels: int, seed: int) -
     Keys: arch ("deeplabv3plus"|"unet"), backbone ("resnet18|34|50|101"|"small"),
     deep_stem, output_stride (8|16|32), aspp_rates (at OS16), width (small/unet
     base channels), pretrained (torchvision-layout .safetensors path or "").
-    Optional: head_channels (DeepLabV3+ ASPP/fuse width; default 256, or 2·width for small).
+    head_channels (DeepLabV3+ ASPP/fuse width; 0: 256, or 2·width for small). Keys a partial dict
+    leaves out take MODEL_DEFAULTS.
     Parameters are drawn on the host from `seed` (see host_init), so the same
     seed gives the same model on every backend.
     """
     if num_classes < 1 or in_channels < 1:
         raise ConfigError(f"num_classes={num_classes!r}, in_channels={in_channels!r}: expected positive ints")
     model = init_module(lambda rngs: construct_model(model_cfg, num_classes, in_channels, rngs), seed)
-    pretrained = str(_get(model_cfg, "pretrained", "") or "")
+    pretrained = str(_get(model_cfg, "pretrained") or "")
     if pretrained:
         model = load_pretrained_encoder(model, pretrained)
     return model
@@ -65,11 +71,11 @@ def init_module(constructor: Callable[[nnx.Rngs], nnx.Module], seed: int) -> nnx
 
 def construct_model(model_cfg: Any, num_classes: int, in_channels: int, rngs: nnx.Rngs) -> nnx.Module:
     """The module structure for `model_cfg`, initialised with flax initialisers from `rngs`."""
-    arch = _get(model_cfg, "arch", "deeplabv3plus")
-    backbone = _get(model_cfg, "backbone", "small")
-    output_stride = int(_get(model_cfg, "output_stride", 16))
-    width = int(_get(model_cfg, "width", 16))
-    pretrained = str(_get(model_cfg, "pretrained", "") or "")
+    arch = _get(model_cfg, "arch")
+    backbone = _get(model_cfg, "backbone")
+    output_stride = int(_get(model_cfg, "output_stride"))
+    width = int(_get(model_cfg, "width"))
+    pretrained = str(_get(model_cfg, "pretrained") or "")
 
     if arch == "unet":
         if pretrained:
@@ -86,25 +92,23 @@ def construct_model(model_cfg: Any, num_classes: int, in_channels: int, rngs: nn
         encoder = build_small_resnet(width=width, in_channels=in_channels, output_stride=output_stride,
                                      rngs=rngs)
         # 2·width keeps the stride-4 fuse convs (most of the FLOPs) cheap enough for CPU training.
-        head = int(_get(model_cfg, "head_channels", 2 * width))
+        head = int(_get(model_cfg, "head_channels")) or 2 * width
         reduce_channels = max(8, width)
     elif backbone in RESNET_SPECS:
-        encoder = build_resnet(backbone, in_channels=in_channels, deep_stem=bool(_get(model_cfg, "deep_stem", False)),
+        encoder = build_resnet(backbone, in_channels=in_channels, deep_stem=bool(_get(model_cfg, "deep_stem")),
                                output_stride=output_stride, rngs=rngs)
-        head = int(_get(model_cfg, "head_channels", 256))
+        head = int(_get(model_cfg, "head_channels")) or 256
         reduce_channels = 48
     else:
         raise ConfigError(f"model.backbone={backbone!r}: expected one of {BACKBONES}")
 
-    rates = scaled_aspp_rates(_get(model_cfg, "aspp_rates", (6, 12, 18)), output_stride)
+    rates = scaled_aspp_rates(_get(model_cfg, "aspp_rates"), output_stride)
     return DeepLabV3Plus(encoder, num_classes, rates=rates, aspp_channels=head,
                          reduce_channels=reduce_channels, fuse_channels=head, rngs=rngs)
 
 
 def load_pretrained_encoder(model: nnx.Module, path: str) -> nnx.Module:
     """`model` with its encoder replaced by torchvision weights from `path`; prints the import report."""
-    from ssseg.models.torchvision_import import load_torchvision_resnet
-
     graphdef, params, batch_stats = functional.split_model(model)
     params, batch_stats, report = load_torchvision_resnet(path, params, batch_stats)
     print(report.summary(), flush=True)

@@ -73,6 +73,14 @@ def decode(graphdef: nnx.GraphDef, params: Tree, batch_stats: Tree, features: tu
     return logits_bhwc, _batch_stats_of(model)
 
 
+def apply_with_embedding(graphdef: nnx.GraphDef, params: Tree, batch_stats: Tree, images_bhwc: jax.Array, *,
+                         train: bool) -> tuple[jax.Array, jax.Array, Tree]:
+    """(logits_bhwc at input resolution, decoder embedding [B,h,w,D] before the classifier, new batch_stats)."""
+    model = merge_model(graphdef, params, batch_stats)
+    logits_bhwc, embedding = model.decode_with_embedding(model.encode(images_bhwc, train), images_bhwc.shape[1:3], train)
+    return logits_bhwc, embedding, _batch_stats_of(model)
+
+
 def is_head_path(path: tuple[str, ...]) -> bool:
     """True for a leaf outside the encoder (decoder / classifier: gets the head LR multiplier)."""
     return not path or path[0] != ENCODER_KEY

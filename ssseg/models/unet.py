@@ -44,12 +44,19 @@ class UNetDecoder(nnx.Module):
                              for i in reversed(range(len(widths) - 1))])
         self.classifier = nnx.Conv(widths[0], num_classes, (1, 1), use_bias=True, rngs=rngs)
 
-    def __call__(self, features: tuple[jax.Array, ...], out_hw: tuple[int, int], train: bool) -> jax.Array:
+    def embed(self, features: tuple[jax.Array, ...], train: bool) -> jax.Array:
+        """The full-resolution features the classifier reads, [B, h, w, width]."""
         x = features[-1]
         for up, skip in zip(self.ups, reversed(features[:-1])):
             x = resize_bilinear_align_corners(x, skip.shape[1:3])
             x = up(jnp.concatenate([skip, x], axis=-1), train)
-        return resize_bilinear_align_corners(self.classifier(x), out_hw)
+        return x
+
+    def classify(self, embedding: jax.Array, out_hw: tuple[int, int]) -> jax.Array:
+        return resize_bilinear_align_corners(self.classifier(embedding), out_hw)
+
+    def __call__(self, features: tuple[jax.Array, ...], out_hw: tuple[int, int], train: bool) -> jax.Array:
+        return self.classify(self.embed(features, train), out_hw)
 
 
 class UNet(nnx.Module):
@@ -66,6 +73,11 @@ class UNet(nnx.Module):
 
     def decode(self, features: tuple[jax.Array, ...], out_hw: tuple[int, int], train: bool) -> jax.Array:
         return self.decoder(features, out_hw, train)
+
+    def decode_with_embedding(self, features: tuple[jax.Array, ...], out_hw: tuple[int, int],
+                              train: bool) -> tuple[jax.Array, jax.Array]:
+        embedding = self.decoder.embed(features, train)
+        return self.decoder.classify(embedding, out_hw), embedding
 
     def __call__(self, x_bhwc: jax.Array, train: bool) -> jax.Array:
         return self.decode(self.encode(x_bhwc, train), x_bhwc.shape[1:3], train)

@@ -6,7 +6,7 @@
 The decoder stays in `params` so the model can be called as built, but no
 loss reaches it (its gradient is zero; weight decay moves it by < 0.1% over a
 CPU-scale run) and `init_from` never loads it: the method's
-`PRETRAINED_PARTS = ("encoder",)` says so. `eval_models` drops the heads and
+`pretrained_parts=PRETRAINED_PARTS` ("encoder",) in each METHOD says so. `eval_models` drops the heads and
 returns the segmentation-shaped tree that `init_from` and the probe read.
 """
 

@@ -19,7 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ssseg.data import pipeline
-from ssseg.eval.metrics import IGNORE, confusion_matrix, summarize
+from ssseg.data.labels import IGNORE_LABEL
+from ssseg.eval.metrics import confusion_matrix, summarize
 
 PROBE_STRIDE = 4
 
@@ -59,7 +60,7 @@ def _soft_targets(labels_bhw, num_classes: int):
     b, h, w = labels_bhw.shape
     labels_bhw = labels_bhw[:, : h // g * g, : w // g * g]
     h, w = labels_bhw.shape[1:]
-    one_hot = jax.nn.one_hot(jnp.where(labels_bhw == IGNORE, -1, labels_bhw), num_classes)
+    one_hot = jax.nn.one_hot(jnp.where(labels_bhw == IGNORE_LABEL, -1, labels_bhw), num_classes)
     return one_hot.reshape(b, h // g, g, w // g, g, num_classes).mean(axis=(2, 4))
 
 
@@ -86,7 +87,7 @@ def class_weights_from_labels(label_batches, num_classes: int, power: float) -> 
     counts = np.zeros(num_classes, np.float64)
     for labels in label_batches:
         labels = np.asarray(labels).reshape(-1)
-        counts += np.bincount(labels[labels != IGNORE], minlength=num_classes)[:num_classes]
+        counts += np.bincount(labels[labels != IGNORE_LABEL], minlength=num_classes)[:num_classes]
     weights = np.where(counts > 0, np.maximum(counts, 1.0) ** -power, 0.0)
     return weights * counts.sum() / max(float((weights * counts).sum()), 1e-12)
 
@@ -129,7 +130,7 @@ def probe_metrics(run, params, batch_stats, fit_batches, eval_batches) -> dict:
     collapse[:, 0] = 1.0
     collapse[defects] = (0.0, 1.0)
     to_binary = np.where(np.isin(np.arange(256), defects), 1, 0)
-    to_binary[IGNORE] = IGNORE
+    to_binary[IGNORE_LABEL] = IGNORE_LABEL
     w = jnp.asarray(weights, jnp.float32)
     w_binary = jnp.asarray(weights @ collapse, jnp.float32)
     total, binary = np.zeros((k, k), np.int64), np.zeros((2, 2), np.int64)
@@ -153,9 +154,8 @@ def _batches(source, run) -> list[dict]:
 def evaluate(run, state, sources, split, labeled_ids, mesh) -> list[dict]:
     """The `evaluate` hook: probe mIoU on `split`, fitted on the labeled budget."""
     del mesh  # the probe is cheap; it runs unsharded on the default device
-    from ssseg.train.setup import eval_models
 
-    params, batch_stats = next(iter(eval_models(run, state).values()))
+    params, batch_stats = next(iter(run.ctx.method.eval_models(state).values()))
     params, batch_stats = jax.device_get((params, batch_stats))
     ids = sorted(labeled_ids)
     if int(run.ctx.method_cfg.probe_max_images) > 0:

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from ssseg.augment.photometric import strong_photometric
+from ssseg.data.normalize import to_unit
 
 
 @flax.struct.dataclass
@@ -132,7 +133,7 @@ def jitter(rng, views01, vc: ViewConfig):
 
 def two_views(rng, images_uint8, valid, vc: ViewConfig):
     """(views01 [2, B, S, S, C], valid [2, B, S, S], (geom_a, geom_b)) from one unlabeled batch."""
-    images01 = images_uint8.astype(jnp.float32) / 255.0
+    images01 = to_unit(images_uint8)
     batch, h, w, _ = images01.shape
     outs, masks, geoms = [], [], []
     for i in range(2):

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from types import ModuleType
 from typing import Any, Callable
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import optax
 
+from ssseg.data.normalize import normalize, standardize
+from ssseg.methods.contract import Method
 from ssseg.models import functional as model_fns
 
 
@@ -22,7 +22,7 @@ class StepContext:
     graphdef: Any
     tx: optax.GradientTransformation
     schedule: optax.Schedule
-    method: ModuleType
+    method: Method
     method_cfg: ml_collections.ConfigDict
     labeled_loss: Callable
     num_classes: int
@@ -33,13 +33,11 @@ class StepContext:
 
     def normalize(self, images_uint8: jax.Array) -> jax.Array:
         """uint8 [B,H,W,C] -> float32 standardised, as the model expects."""
-        return self.standardize(images_uint8.astype(jnp.float32) / 255.0)
+        return normalize(images_uint8, self.mean, self.std)
 
     def standardize(self, images01: jax.Array) -> jax.Array:
         """[0,1] floats -> standardised (photometric augmentations work in [0,1])."""
-        mean = jnp.asarray(self.mean, jnp.float32)
-        std = jnp.asarray(self.std, jnp.float32)
-        return (images01 - mean) / std
+        return standardize(images01, self.mean, self.std)
 
     def apply(self, params, batch_stats, images, *, train: bool):
         """Logits at input resolution and the updated batch statistics."""
@@ -50,3 +48,8 @@ class StepContext:
 
     def decode(self, params, batch_stats, features, out_hw, *, train: bool):
         return model_fns.decode(self.graphdef, params, batch_stats, features, out_hw, train=train)
+
+    def apply_with_embedding(self, params, batch_stats, images, *, train: bool):
+        """(logits at input resolution, the decoder's pre-classifier features [B,h,w,D], batch_stats):
+        for methods whose losses work on decoder features (contrast, correlation)."""
+        return model_fns.apply_with_embedding(self.graphdef, params, batch_stats, images, train=train)

@@ -10,7 +10,7 @@ semi-supervised run, the segmentation-shaped network of a `pretrain_*` run.
 - Other top-level parts (decoder) are loaded array by array where name and
   shape match; arrays that differ (e.g. a classifier for another number of
   classes) stay freshly initialised and are listed.
-- Parts the source method did not train (its `PRETRAINED_PARTS`, e.g. only
+- Parts the source method did not train (its `pretrained_parts`, e.g. only
   the encoder for self-supervised pretraining) are not loaded at all.
 - Methods that keep several networks side by side (CPS: {"a": net, "b":
   net}) get the source's weights in each of them.
@@ -29,6 +29,8 @@ import numpy as np
 
 from ssseg.errors import CheckpointError
 from ssseg.models.functional import ENCODER_KEY
+from ssseg.train import checkpoint
+from ssseg.train.setup import build_run, init_key, load_config_json
 
 
 def resolve_source(path: str) -> tuple[str, int | None]:
@@ -122,8 +124,6 @@ def transfer(target: dict, source: dict, what: str, parts: tuple[str, ...] | Non
 
 def load_source(init_from: str):
     """(params, batch_stats, trained parts or None, source run) of the run `init_from` points at."""
-    from ssseg.train import checkpoint
-    from ssseg.train.setup import build_run, eval_models, load_config_json
 
     workdir, step = resolve_source(init_from)
     source_run = build_run(load_config_json(workdir))
@@ -131,8 +131,8 @@ def load_source(init_from: str):
     if step is not None and step not in manager.all_steps():
         raise CheckpointError(f"init_from={init_from!r}: no checkpoint at step {step} (have {sorted(manager.all_steps())})")
     source_run.state = checkpoint.restore(manager, source_run.state, step)
-    params, batch_stats = next(iter(eval_models(source_run, source_run.state).values()))
-    parts = getattr(source_run.ctx.method, "PRETRAINED_PARTS", None)
+    params, batch_stats = next(iter(source_run.ctx.method.eval_models(source_run.state).values()))
+    parts = source_run.ctx.method.pretrained_parts
     return jax.device_get(params), jax.device_get(batch_stats), parts, source_run
 
 
@@ -174,8 +174,5 @@ def apply_init_from(state, init_from: str, run):
     params, batch_stats, report = initial_weights(state.params, state.batch_stats, init_from)
     print("\n  ".join(report), flush=True)
     new_state = state.replace(params=params, batch_stats=batch_stats)
-    reinit = getattr(run.ctx.method, "init_extra", None)
-    if reinit is not None:  # e.g. an EMA teacher starts as a copy of the loaded student
-        rng = jax.random.fold_in(jax.random.key(run.cfg.seed), 0x5EED)
-        new_state = new_state.replace(extra=reinit(run.ctx, params, batch_stats, rng))
-    return new_state
+    # e.g. an EMA teacher starts as a copy of the loaded student
+    return new_state.replace(extra=run.ctx.method.init_extra(run.ctx, params, batch_stats, init_key(run.cfg.seed)))

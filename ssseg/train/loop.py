@@ -29,13 +29,13 @@ from ssseg.data.registry import get_spec
 from ssseg.data.sampling import repeat_factor_ids
 from ssseg.data.sources import load_sources
 from ssseg.data.splits import check_disjoint, load_budget
-from ssseg.train.provenance import git_commit, git_dirty
 from ssseg.errors import CheckpointError
-from ssseg.eval.evaluate import evaluate, make_confusion_fn, make_prob_fn
+from ssseg.eval.evaluator import Evaluator
 from ssseg.train import checkpoint, sharding
 from ssseg.train.init_from import apply_init_from
 from ssseg.train.metrics_log import MetricsLog
-from ssseg.train.setup import build_run, eval_models
+from ssseg.train.provenance import git_commit, git_dirty
+from ssseg.train.setup import build_run
 from ssseg.train.step import compile_train_step
 
 
@@ -98,10 +98,9 @@ def _train(cfg, workdir: str, show_progress: bool) -> dict:
     rng = jax.random.key(cfg.seed)
     train_step = compile_train_step(run.ctx, mesh)
     # Streams: labeled budget; unlabeled pool for semi-supervised methods; for
-    # self-supervised pretraining (PRETRAIN), every train image without labels.
-    method = run.ctx.method
-    pretrain = getattr(method, "PRETRAIN", False)
-    uses_unlabeled = pretrain or getattr(method, "USES_UNLABELED", False)
+    # self-supervised pretraining (method.pretrain), every train image without labels.
+    streams = run.ctx.method.streams
+    pretrain, uses_unlabeled = "labeled" not in streams, "unlabeled" in streams
     labeled_stream = repeat_factor_ids(labeled_ids, sources.class_presence, cfg.data.repeat_factor_thresh, cfg.seed)
     labeled_iter = None if pretrain else pipeline.labeled_batches(sources, labeled_stream, cfg.data, cfg.seed, start_step)
     unlabeled_iter = None
@@ -183,40 +182,6 @@ def _train(cfg, workdir: str, show_progress: bool) -> dict:
         json.dump(result, f, indent=2)
     os.replace(result_path + ".tmp", result_path)
     return result
-
-
-class Evaluator:
-    """Compiled once per run; evaluates each of the method's eval models on a split.
-
-    A method may replace segmentation evaluation with its own `evaluate(run,
-    state, sources, split, labeled_ids, mesh) -> list[record]` (pretraining
-    methods report a representation probe instead)."""
-
-    def __init__(self, run, sources, mesh, labeled_ids=()):
-        self.parts, self.sources, self.mesh, self.labeled_ids = run, sources, mesh, labeled_ids
-        self.custom = getattr(run.ctx.method, "evaluate", None)
-        cfg = run.cfg
-        prob_fn = make_prob_fn(run.ctx.graphdef, run.spec.mean, run.spec.std, cfg.data.eval_mode, cfg.data.crop_size)
-        self.confusion_fn = make_confusion_fn(prob_fn, len(run.spec.class_names))
-
-    def run(self, state, split: str) -> list[dict]:
-        if self.custom is not None:
-            return self.custom(self.parts, state, self.sources, split, self.labeled_ids, self.mesh)
-        records = []
-        for name, (params, batch_stats) in eval_models(self.parts, state).items():
-            batches = (b for b, _ in pipeline.eval_batches(
-                self.sources.source(split), self.parts.cfg.data, self.parts.spec.channels))
-            result = evaluate(
-                self.confusion_fn,
-                params,
-                batch_stats,
-                batches,
-                self.parts.spec.class_names,
-                self.parts.spec.defect_classes,
-                put=lambda x: sharding.shard_batch(x, self.mesh),
-            )
-            records.append({"split": split, "model": name, **result})
-        return records
 
 
 def _label_pixel_counts(sources, ids, num_classes: int) -> np.ndarray:

@@ -15,13 +15,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-IGNORE = 255
+from ssseg.data.labels import IGNORE_LABEL
+from ssseg.errors import ConfigError
+
 PixelLoss = Callable[..., jax.Array]
 
 
 def pixel_cross_entropy(logits_bhwk, labels_bhw, class_weights=None):
     """Per-pixel CE, 0 where label is ignored; class_weights scales each pixel by its class."""
-    valid = labels_bhw != IGNORE
+    valid = labels_bhw != IGNORE_LABEL
     safe = jnp.where(valid, labels_bhw, 0)
     logp = jax.nn.log_softmax(logits_bhwk.astype(jnp.float32), axis=-1)
     nll = -jnp.take_along_axis(logp, safe[..., None], axis=-1)[..., 0]
@@ -59,11 +61,11 @@ def focal_loss(logits_bhwk, labels_bhw, weights_bhw=None, gamma: float = 2.0):
 def soft_dice_loss(logits_bhwk, labels_bhw, weights_bhw=None, eps: float = 1.0):
     """1 - mean soft Dice over the classes present in labels or predictions of the batch."""
     num_classes = logits_bhwk.shape[-1]
-    valid = (labels_bhw != IGNORE).astype(jnp.float32)
+    valid = (labels_bhw != IGNORE_LABEL).astype(jnp.float32)
     if weights_bhw is not None:
         valid = valid * weights_bhw
     probs = jax.nn.softmax(logits_bhwk.astype(jnp.float32), axis=-1) * valid[..., None]
-    onehot = jax.nn.one_hot(jnp.where(labels_bhw == IGNORE, 0, labels_bhw), num_classes) * valid[..., None]
+    onehot = jax.nn.one_hot(jnp.where(labels_bhw == IGNORE_LABEL, 0, labels_bhw), num_classes) * valid[..., None]
     inter = jnp.sum(probs * onehot, axis=(0, 1, 2))
     denom = jnp.sum(probs, axis=(0, 1, 2)) + jnp.sum(onehot, axis=(0, 1, 2))
     dice = (2.0 * inter + eps) / (denom + eps)
@@ -90,8 +92,6 @@ def make_pixel_loss(loss_cfg, class_weights: np.ndarray | None = None) -> PixelL
         return lambda lg, lb, w=None: (
             cross_entropy(lg, lb, w, class_weights=cw) + loss_cfg.dice_weight * soft_dice_loss(lg, lb, w)
         )
-    from ssseg.errors import ConfigError
-
     raise ConfigError(f"config.loss.name={name!r}: expected one of ce, wce, focal, dice, ce_dice")
 
 

@@ -7,7 +7,6 @@ always restored into exactly the structure it was trained with.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import os
 
@@ -18,6 +17,7 @@ import numpy as np
 
 from ssseg.data.registry import DatasetSpec, get_spec
 from ssseg.errors import CheckpointError
+from ssseg.methods.contract import get_method
 from ssseg.train.losses import class_weights_from_counts, make_pixel_loss
 from ssseg.models import functional as model_fns
 from ssseg.models.factory import build_model
@@ -35,10 +35,6 @@ class Run:
     state: TrainState
 
 
-def method_module(cfg):
-    return importlib.import_module(f"ssseg.methods.{cfg.method.name}")
-
-
 def build_run(cfg, spec: DatasetSpec | None = None, class_counts: np.ndarray | None = None) -> Run:
     """Model, optimizer and method state at step 0 (weights from `config.seed`).
 
@@ -49,11 +45,10 @@ def build_run(cfg, spec: DatasetSpec | None = None, class_counts: np.ndarray | N
     num_classes = len(spec.class_names)
     model = build_model(cfg.model, num_classes, spec.channels, seed=cfg.seed)
     graphdef, params, batch_stats = model_fns.split_model(model)
-    method = method_module(cfg)
-    init_params = getattr(method, "init_params", None)
-    if init_params is not None:  # e.g. CPS: two differently initialised networks
-        params, batch_stats = init_params(cfg, spec, params, batch_stats)
-    tx, schedule = make_optimizer(cfg.optim, cfg.train.steps, _head_mask(method, params))
+    method = get_method(cfg.method.name)
+    # e.g. CPS: two differently initialised networks; pretraining: its heads
+    params, batch_stats = method.init_params(cfg, spec, params, batch_stats)
+    tx, schedule = make_optimizer(cfg.optim, cfg.train.steps, method.head_mask(params))
     ctx = StepContext(
         graphdef=graphdef,
         tx=tx,
@@ -66,9 +61,7 @@ def build_run(cfg, spec: DatasetSpec | None = None, class_counts: np.ndarray | N
         std=tuple(spec.std),
         class_counts=None if class_counts is None else tuple(int(c) for c in class_counts),
     )
-    init_extra = getattr(method, "init_extra", None)
-    rng = jax.random.fold_in(jax.random.key(cfg.seed), 0x5EED)
-    extra = init_extra(ctx, params, batch_stats, rng) if init_extra else {}
+    extra = method.init_extra(ctx, params, batch_stats, init_key(cfg.seed))
     state = TrainState(
         step=jnp.zeros((), jnp.int32),
         params=params,
@@ -85,16 +78,9 @@ def _labeled_class_weights(cfg, class_counts):
     return class_weights_from_counts(class_counts, cfg.loss.class_weight_power)
 
 
-def _head_mask(method, params):
-    custom = getattr(method, "head_mask", None)
-    return custom(params) if custom else model_fns.head_mask(params)
-
-
-def eval_models(run_or_ctx, state) -> dict:
-    """{name: (params, batch_stats)} to evaluate; the first is the one reported."""
-    ctx = getattr(run_or_ctx, "ctx", run_or_ctx)
-    fn = getattr(ctx.method, "eval_models", None)
-    return fn(state) if fn else {"student": (state.params, state.batch_stats)}
+def init_key(seed: int) -> jax.Array:
+    """The key of a run's method state at step 0 (and after init_from): apart from the step keys."""
+    return jax.random.fold_in(jax.random.key(seed), 0x5EED)
 
 
 def load_config_json(workdir: str) -> ml_collections.ConfigDict:

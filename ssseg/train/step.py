@@ -35,9 +35,7 @@ def train_step(state: TrainState, batch: dict, rng: jax.Array, *, ctx: StepConte
         opt_state=opt_state,
         extra=aux.get("extra", state.extra),
     )
-    after_update = getattr(ctx.method, "after_update", None)
-    if after_update is not None:
-        new_state = after_update(ctx, new_state)
+    new_state = ctx.method.after_update(ctx, new_state)
     metrics = {"loss": loss, "lr": ctx.schedule(state.step), "grad_norm": optax.global_norm(grads)}
     metrics.update(aux.get("metrics", {}))
     return new_state, metrics

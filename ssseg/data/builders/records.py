@@ -20,7 +20,7 @@ import tensorflow_datasets as tfds
 from etils import epath
 from PIL import Image, UnidentifiedImageError
 
-from ssseg.data.registry import IGNORE_LABEL
+from ssseg.data.labels import IGNORE_LABEL
 from ssseg.errors import DataError
 
 _MODE_FOR_CHANNELS = {1: "L", 3: "RGB"}
@@ -110,18 +110,6 @@ def check_class_ids(mask: np.ndarray, num_classes: int, path: str | os.PathLike)
 def present_classes(mask: np.ndarray, num_classes: int) -> list[int]:
     values = np.unique(mask)
     return [int(v) for v in values if v < num_classes]
-
-
-def require_dir(path: str | os.PathLike | None, dataset: str, layout: str) -> epath.Path:
-    """`path` as a directory that exists and is not empty, else a DataError describing `layout`."""
-    if not path:
-        raise DataError(f"{dataset}: data.manual_dir is not set; point it at a folder laid out as {layout}")
-    path = epath.Path(path)
-    if not path.is_dir():
-        raise DataError(f"{path}: {dataset} manual_dir does not exist; expected a folder laid out as {layout}")
-    if not any(path.iterdir()):
-        raise DataError(f"{path}: {dataset} manual_dir is empty; expected a folder laid out as {layout}")
-    return path
 
 
 def seeded_partition(

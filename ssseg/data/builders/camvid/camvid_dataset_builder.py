@@ -10,8 +10,10 @@ from __future__ import annotations
 import numpy as np
 import tensorflow_datasets as tfds
 
-from ssseg.data.builders.records import SegmentationBuilder, check_class_ids, read_image, read_mask, require_dir
-from ssseg.data.registry import CAMVID, IGNORE_LABEL
+from ssseg.data.builders.records import SegmentationBuilder, check_class_ids, read_image, read_mask
+from ssseg.data.manual_dir import require_dir
+from ssseg.data.labels import IGNORE_LABEL
+from ssseg.data.registry import CAMVID
 from ssseg.errors import DataError
 
 VOID_ID = 11

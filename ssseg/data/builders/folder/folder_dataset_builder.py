@@ -18,48 +18,21 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
-from PIL import Image
 
 from ssseg.data.builders.records import (
     SegmentationBuilder,
     check_class_ids,
     read_image,
     read_mask,
-    require_dir,
     seeded_partition,
 )
-from ssseg.data.registry import IGNORE_LABEL, read_class_names
+from ssseg.data.labels import IGNORE_LABEL
+from ssseg.data.manual_dir import FOLDER_LAYOUT as LAYOUT
+from ssseg.data.manual_dir import detect_channels, list_images, read_class_names
 from ssseg.errors import DataError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 SPLIT_FRACTIONS = {"train": 0.7, "val": 0.1, "test": 0.2}
 SPLIT_SEED = 0
-LAYOUT = "images/NAME.png|jpg, masks/NAME.png (class ids; 255 = ignore), classes.txt (one class name per line)"
-
-
-def list_images(manual_dir) -> list[epath.Path]:
-    images_dir = require_dir(manual_dir, "folder", LAYOUT) / "images"
-    if not images_dir.is_dir():
-        raise DataError(f"{images_dir}: folder missing; the folder dataset expects {LAYOUT}")
-    images = sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not images:
-        raise DataError(f"{images_dir}: no images ({', '.join(IMAGE_SUFFIXES)}); expected {LAYOUT}")
-    stems = [p.stem for p in images]
-    dupes = sorted({s for s in stems if stems.count(s) > 1})
-    if dupes:
-        raise DataError(f"{images_dir}: several images share the name {dupes[0]!r}; names must be unique")
-    return images
-
-
-def detect_channels(manual_dir) -> int:
-    """1 if the first image (sorted by name) is grayscale, else 3; every image is converted to it."""
-    first = list_images(manual_dir)[0]
-    try:
-        with Image.open(first) as image:
-            mode = image.mode
-    except OSError as e:
-        raise DataError(f"{first}: unreadable image ({e})") from None
-    return 1 if mode in ("1", "L", "LA", "I", "I;16", "F") else 3
 
 
 def config_name(manual_dir) -> str:

@@ -13,7 +13,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
-from ssseg.data.builders.records import SegmentationBuilder, read_image, read_mask, require_dir, seeded_partition
+from ssseg.data.builders.records import SegmentationBuilder, read_image, read_mask, seeded_partition
+from ssseg.data.manual_dir import require_dir
 from ssseg.data.registry import MAGNETIC_TILE
 from ssseg.errors import DataError
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import tensorflow_datasets as tfds
 from etils import epath
 
-from ssseg.data.builders.records import SegmentationBuilder, check_class_ids, read_image, read_mask, require_dir
+from ssseg.data.builders.records import SegmentationBuilder, check_class_ids, read_image, read_mask
+from ssseg.data.manual_dir import require_dir
 from ssseg.data.registry import PASCAL_VOC
 from ssseg.errors import DataError
 
