@@ -27,8 +27,8 @@ get_config = DATASET.get_config
 METHODS = ("supervised", "fixmatch", "unimatch")
 BUDGETS = ("1/16", "1/8")
 STEPS = 1500  # half the preset: a FixMatch cell is ~25 minutes of one core
-# Five seeds: one class (fray, 6 test images) swings by ±35 IoU between checkpoints
-# of one run, so three seeds leave the comparison to chance.
+# Five seeds: fray's IoU swings between checkpoints of one run (README.md), so three
+# seeds leave the comparison to chance.
 SEEDS = (0, 1, 2, 3, 4)
 # Pseudo-labels from an EMA teacher (UniMatch V2's default), also ~25% cheaper on
 # CPU than teacher=self (no backward through the weak view). Both teacher and
