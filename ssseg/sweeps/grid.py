@@ -206,7 +206,8 @@ def load_sweep(spec: str) -> tuple[str, list[Cell]]:
     name = name or "main"
     file = Path(path)
     if not file.is_file():
-        raise SweepError(f"sweep file {path!r} does not exist (expected experiments/<dataset>.py:<sweep> or experiments/studies/<study>/sweep.py:<sweep>)")
+        raise SweepError(f"sweep file {path!r} does not exist (expected experiments/<dataset>.py:<sweep> "
+                         f"or experiments/studies/<study>/sweep.py:<sweep>)")
     module = import_experiment(path)
     get_sweep = getattr(module, "get_sweep", None)
     if get_sweep is None:
