@@ -23,7 +23,7 @@ def test_every_study_has_a_readme_and_the_sweeps_are_found():
     assert {p.name for p in folders} >= {"semi", "semi_lr", "semi_lr_m99", "pretrain_lr", "pretrain",
                                          "active_magnetic_tile"}
     assert all((p / "README.md").is_file() for p in folders)
-    assert {p.parent.name for p in SWEEP_FILES} == {"semi", "semi_lr", "semi_lr_m99", "pretrain_lr"}
+    assert {p.parent.name for p in SWEEP_FILES} == {"semi", "semi_lr", "semi_lr_m99", "pretrain_lr", "pretrain"}
 
 
 @pytest.mark.parametrize("path", SWEEP_FILES, ids=lambda p: p.parent.name)

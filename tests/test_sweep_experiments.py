@@ -113,3 +113,25 @@ def test_pretrain_lr_compares_init_alone_against_the_semi_lr_supervised_cells():
         assert first_difference(m99[f"unimatch__b1_16__s{seed}"][1], random, allowed=()) is None
         assert first_difference(random, cells[f"pretrained+unimatch__b1_16__s{seed}"][1], allowed=()) == (
             "init_from", "", f"runs/x/pretrain_mim__s{seed}")
+
+
+def test_pretrain_study_fine_tunes_semi_lr_cells_and_its_pretrainings_differ_as_described():
+    cells = configs("experiments/studies/pretrain/sweep.py:pretrain")
+    assert len(cells) == 7 + 1 + 1 + 1 + 3
+    semi_lr = configs(SEMI_LR)
+    assert first_difference(semi_lr["supervised__b1_16__s0"][1], cells["random+supervised__b1_16__s0"][1],
+                            allowed=()) is None
+    # Each fine-tuning is semi_lr's supervised cell of its split with init_from as the only change.
+    for source, seed in (("pixpro_l0", 0), ("pixpro_geo", 0), ("mim", 0), ("mim", 1), ("mim", 2)):
+        cell, config = cells[f"{source}+supervised__b1_16__s{seed}"]
+        assert cell.after == (f"{source}__s0",)
+        assert first_difference(semi_lr[f"supervised__b1_16__s{seed}"][1], config, allowed=()) == (
+            "init_from", "", f"runs/x/{source}__s0")
+    l0 = cells["pixpro_l0__s0"][1]
+    assert l0["method"]["feature_levels"] == [0, -1] and l0["train"]["steps"] == 1500
+    assert first_difference(cells["pixpro_deep__s0"][1], l0, allowed=()) == ("method.feature_levels", (-1,), (0, -1))
+    geo = cells["pixpro_geo__s0"][1]["method"]
+    assert (geo["p_jitter"], geo["p_grayscale"], geo["blur_prob"]) == (0.0, 0.0, 0.0)
+    assert first_difference(cells["pixpro_spread__s0"][1], cells["pixcontrast__s0"][1], allowed=()) == (
+        "method.dense_loss", "pixpro", "pixcontrast")
+    assert cells["mim__s0"][1]["method"]["name"] == "pretrain_mim"
