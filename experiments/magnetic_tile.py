@@ -79,7 +79,7 @@ SEEDS = (0, 1, 2)
 # Self-supervised pretraining on every train image (no labels); its probe is fitted
 # on the smallest budget. "pretrained+X" cells start from it (init_from). Masked image
 # modelling, because on these tiles it is the pretraining that helps fine-tuning, and
-# PixPro and BYOL did not (experiments/studies/pretrain_lr, experiments/studies/pretrain).
+# PixPro and PixContrast did not (experiments/studies/pretrain_lr, experiments/studies/pretrain).
 PRETRAIN_METHOD = "pretrain_mim"
 # UniMatch components at 1/8, switched one at a time off the reference (UniMatch V1 defaults).
 ABLATION_SWITCHES = {
