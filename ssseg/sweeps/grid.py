@@ -1,7 +1,8 @@
 """Experiment grids as code: cells, grid helpers, ordering and sweep files.
 
-An experiment file (``experiments/<dataset>.py``) defines ``get_config(arg)``
-and ``get_sweep(name) -> list[Cell]``. A cell is one training run: the
+An experiment file (``experiments/<dataset>.py``, or a study's
+``experiments/studies/<study>/sweep.py``) defines ``get_config(arg)`` and
+``get_sweep(name) -> list[Cell]``. A cell is one training run: the
 ``arg`` string handed to ``get_config`` plus ``--config.a.b=v`` overrides.
 Override values may contain ``{root}``, replaced by the sweep root when the
 sweep runs, so a cell can point ``init_from`` at another cell's workdir.
