@@ -7,6 +7,11 @@ from ssseg.report.compare import check_comparable, first_difference
 from ssseg.sweeps.grid import load_sweep
 from ssseg.sweeps.runner import format_override, resolve_overrides
 
+SEMI = "experiments/studies/semi/sweep.py:"
+SEMI_LR = "experiments/studies/semi_lr/sweep.py:semi_lr"
+SEMI_LR_M99 = "experiments/studies/semi_lr_m99/sweep.py:semi_lr_m99"
+PRETRAIN_LR = "experiments/studies/pretrain_lr/sweep.py:pretrain_lr"
+
 
 def configs(spec):
     path, cells = load_sweep(spec)
@@ -51,7 +56,7 @@ def test_ablation_flips_one_unimatch_switch_per_variant():
 
 
 def test_semi_grid_gives_only_the_pseudo_labellers_an_ema_teacher():
-    cells = configs("experiments/magnetic_tile.py:semi")
+    cells = configs(SEMI + "semi")
     assert len(cells) == 3 * 2 * 5
     assert all(config["train"]["steps"] == 1500 for _, config in cells.values())
     assert "teacher" not in cells["supervised__b1_8__s0"][1]["method"]
@@ -59,11 +64,11 @@ def test_semi_grid_gives_only_the_pseudo_labellers_an_ema_teacher():
     runs = [{"workdir": name, "checkpoint": "last", "config": config} for name, (_, config) in cells.items()]
     check_comparable(runs, cell_of=lambda r: tuple(cells[r["workdir"]][0].grid[k] for k in ("regime", "budget")))
     # The teacher=self ablation differs from the `semi` cell of the same name in the teacher alone.
-    selfs = configs("experiments/magnetic_tile.py:semi_self")
+    selfs = configs(SEMI + "semi_self")
     for name, (_, config) in selfs.items():
         assert first_difference(cells[name][1], config, allowed=()) == ("method.teacher", "ema", "self")
     # semi_bg: semi_self with a stricter background threshold, nothing else.
-    for name, (_, config) in configs("experiments/magnetic_tile.py:semi_bg").items():
+    for name, (_, config) in configs(SEMI + "semi_bg").items():
         assert first_difference(selfs[name][1], config, allowed=()) == ("method.background_thresh", None, 0.99)
     # The EMA-teacher variants and semi_long: one key off the `semi` cell of the same name.
     flips = {"semi_ca": ("method.class_adaptive", False, True),
@@ -72,27 +77,27 @@ def test_semi_grid_gives_only_the_pseudo_labellers_an_ema_teacher():
              "semi_ebg": ("method.background_thresh", None, 0.99),
              "semi_cp": ("method.copy_paste_prob", 0.0, 0.5)}  # every regime, supervised too
     for sweep, diff in flips.items():
-        for name, (_, config) in configs(f"experiments/magnetic_tile.py:{sweep}").items():
+        for name, (_, config) in configs(SEMI + sweep).items():
             assert first_difference(cells[name][1], config, allowed=()) == diff
     # semi_lr: the encoder's learning rate and the decoder's multiplier, nothing else.
-    for name, (_, config) in configs("experiments/magnetic_tile.py:semi_lr").items():
+    for name, (_, config) in configs(SEMI_LR).items():
         assert first_difference(cells[name][1], config, allowed=("optim.lr",)) == ("optim.head_lr_mult", 1.0, 4.0)
         assert (cells[name][1]["optim"]["lr"], config["optim"]["lr"]) == (4e-3, 1e-3)
     # semi_lr_m99: semi_lr's supervised cells unchanged, the teachers' momentum 0.996 -> 0.99.
-    lr_cells = configs("experiments/magnetic_tile.py:semi_lr")
-    for name, (_, config) in configs("experiments/magnetic_tile.py:semi_lr_m99").items():
+    lr_cells = configs(SEMI_LR)
+    for name, (_, config) in configs(SEMI_LR_M99).items():
         diff = None if name.startswith("supervised") else ("method.ema_momentum", 0.996, 0.99)
         assert first_difference(lr_cells[name][1], config, allowed=()) == diff
-    for name, (_, config) in configs("experiments/magnetic_tile.py:semi_long").items():
+    for name, (_, config) in configs(SEMI + "semi_long").items():
         assert first_difference(cells[name][1], config, allowed=()) == ("train.steps", 1500, 3000)
 
 
 def test_pretrain_lr_compares_init_alone_against_the_semi_lr_supervised_cells():
-    cells = configs("experiments/magnetic_tile.py:pretrain_lr")
+    cells = configs(PRETRAIN_LR)
     assert len(cells) == 3 + 2 * 2 * 3 + 2 * 3
     pretrain = cells["pretrain_mim__s1"][1]
     assert (pretrain["method"]["name"], pretrain["seed"], pretrain["train"]["steps"]) == ("pretrain_mim", 1, 3000)
-    semi_lr = configs("experiments/magnetic_tile.py:semi_lr")
+    semi_lr = configs(SEMI_LR)
     for budget in ("b1_16", "b1_8"):
         for seed in range(3):
             random = cells[f"supervised__{budget}__s{seed}"][1]
@@ -102,9 +107,31 @@ def test_pretrain_lr_compares_init_alone_against_the_semi_lr_supervised_cells():
                 "init_from", "", f"runs/x/pretrain_mim__s{seed}")
             assert cell.after == (f"pretrain_mim__s{seed}",)
     # The combined regime: semi_lr_m99's UniMatch cells, and the same from the seed's pretraining.
-    m99 = configs("experiments/magnetic_tile.py:semi_lr_m99")
+    m99 = configs(SEMI_LR_M99)
     for seed in range(3):
         random = cells[f"unimatch__b1_16__s{seed}"][1]
         assert first_difference(m99[f"unimatch__b1_16__s{seed}"][1], random, allowed=()) is None
         assert first_difference(random, cells[f"pretrained+unimatch__b1_16__s{seed}"][1], allowed=()) == (
             "init_from", "", f"runs/x/pretrain_mim__s{seed}")
+
+
+def test_pretrain_study_fine_tunes_semi_lr_cells_and_its_pretrainings_differ_as_described():
+    cells = configs("experiments/studies/pretrain/sweep.py:pretrain")
+    assert len(cells) == 7 + 1 + 1 + 1 + 3
+    semi_lr = configs(SEMI_LR)
+    assert first_difference(semi_lr["supervised__b1_16__s0"][1], cells["random+supervised__b1_16__s0"][1],
+                            allowed=()) is None
+    # Each fine-tuning is semi_lr's supervised cell of its split with init_from as the only change.
+    for source, seed in (("pixpro_l0", 0), ("pixpro_geo", 0), ("mim", 0), ("mim", 1), ("mim", 2)):
+        cell, config = cells[f"{source}+supervised__b1_16__s{seed}"]
+        assert cell.after == (f"{source}__s0",)
+        assert first_difference(semi_lr[f"supervised__b1_16__s{seed}"][1], config, allowed=()) == (
+            "init_from", "", f"runs/x/{source}__s0")
+    l0 = cells["pixpro_l0__s0"][1]
+    assert l0["method"]["feature_levels"] == [0, -1] and l0["train"]["steps"] == 1500
+    assert first_difference(cells["pixpro_deep__s0"][1], l0, allowed=()) == ("method.feature_levels", (-1,), (0, -1))
+    geo = cells["pixpro_geo__s0"][1]["method"]
+    assert (geo["p_jitter"], geo["p_grayscale"], geo["blur_prob"]) == (0.0, 0.0, 0.0)
+    assert first_difference(cells["pixpro_spread__s0"][1], cells["pixcontrast__s0"][1], allowed=()) == (
+        "method.dense_loss", "pixpro", "pixcontrast")
+    assert cells["mim__s0"][1]["method"]["name"] == "pretrain_mim"

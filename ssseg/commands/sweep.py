@@ -11,7 +11,8 @@ HELP = ("Run every cell of a sweep (get_sweep(name) in an experiment file) as it
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("sweep", help="experiment file and sweep name, e.g. experiments/magnetic_tile.py:main")
+    parser.add_argument("sweep", help="experiment file and sweep name, e.g. experiments/magnetic_tile.py:main "
+                             "or experiments/studies/semi_lr_m99/sweep.py:semi_lr_m99")
     parser.add_argument("--root", required=True, help="directory holding one workdir per cell")
     parser.add_argument("--only", default=None,
                         help="run only cells whose name matches this glob (a bare word matches as a substring); "

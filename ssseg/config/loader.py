@@ -6,6 +6,7 @@ import ast
 import importlib.util
 import json
 import os
+import re
 import sys
 
 import ml_collections
@@ -14,10 +15,16 @@ from ssseg.errors import ConfigError
 
 
 def import_experiment(path: str):
-    """Import an experiment file by path (experiments/ is not a package)."""
+    """Import an experiment file by path (experiments/ is not a package).
+
+    The one loader of experiment files: dataset files (``experiments/<dataset>.py``)
+    and study sweeps (``experiments/studies/<study>/sweep.py``) alike. The module
+    name comes from the whole path, so the studies' many ``sweep.py`` stay apart.
+    """
     if not os.path.isfile(path):
         raise ConfigError(f"config file {path!r} not found: expected a Python file defining get_config(arg)")
-    name = "ssseg_experiment_" + os.path.splitext(os.path.basename(path))[0]
+    stem = os.path.splitext(os.path.relpath(os.path.abspath(path)))[0]
+    name = "ssseg_experiment_" + re.sub(r"\W", "_", stem)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

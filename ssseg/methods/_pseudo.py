@@ -25,19 +25,12 @@ before its pseudo-labels are thresholded (FreeMatch's order).
 Background threshold (`background_thresh`, default None = conf_thresh): a
 separate bar for class 0 (the background of magnetic_tile, synthetic_defects
 and VOC), applied after the fixed or class-adaptive thresholds. Why: on
-magnetic_tile >99% of the confident pseudo-labels are background and ~2% of
+inspection data nearly all confident pseudo-labels are background, and some of
 them are defects the labeller misses; with a good labeller those misses are
-less confident than true background (supervised 1/8 seed 1: 31.8% of the
-defect pixels are confidently called background at 0.95, 3.8% at 0.99;
-`ssseg.inspection.trust_by_threshold`), so a stricter bar for the dominant
-class stops teaching them as background while defect classes keep theirs.
-Measured in training, it helped less than that eval-mode check promised. On
-magnetic_tile at 1/8, 0.99 halved the mask ratio but raised background
-precision only from ~98.4% to 98.9%, and FixMatch still lost to supervised
-(experiments/results/mt_semi). On the eval-mode EMA teacher, where 0.99 cut
-the fray pixels confidently called background from 49% to 2.5%, it also cut
-the background that passes from 82% to 30%: the teacher passed almost nothing
-until step ~800 of 1500, fray still collapsed, and FixMatch still lost.
+less confident than true background (`ssseg.inspection.trust_by_threshold`
+measures it), so a stricter bar for the dominant class stops teaching them as
+background while defect classes keep theirs. What it did on magnetic_tile:
+experiments/studies/semi/README.md.
 
 Unlabeled loss (`unlabeled_loss`). "ce" (default; UniMatch's natural-image
 code): cross-entropy summed over confident valid pixels and divided by the
@@ -54,44 +47,38 @@ class present by its own size.
 Class-weighted unlabeled CE (`class_weight_power`, default 0 = off, as in
 UniMatch): each confident pixel's CE is scaled by its pseudo-class's weight
 freq^-power (labeled budget's pixel frequencies, mean 1 over classes), the
-rule the labeled loss uses (config.loss.class_weight_power). Why: on
-magnetic_tile >99.9% of the confident pseudo-labels are background, and the
-CE's gradient sits on the pixels the strong view disagrees on, which are
-mostly the defects the labeller misses; unweighted, that stream undoes the
-class weighting the labeled loss needed to learn defects at all.
+rule the labeled loss uses (config.loss.class_weight_power). Why: when almost
+all confident pseudo-labels are background, the CE's gradient sits on the
+pixels the strong view disagrees on, which are mostly the defects the labeller
+misses; unweighted, that stream undoes the class weighting the labeled loss
+needed to learn defects at all.
 
 Distribution alignment (`distribution_alignment`, default off; ReMixMatch,
 Berthelot et al. 2020): before thresholding, the weak-view probabilities are
 multiplied by target_c / running_c and renormalised, where target is the
 labeled budget's pixel-class frequency and running the moving average
 (`da_momentum` 0.99, per step) of the labeller's mean probability on unlabeled
-pixels. Why: a class the labeller has not learned yet on unlabeled images
-(magnetic_tile's fray: 0.4–1.2% of labeled pixels, learned late even by the
-supervised baseline) is otherwise never pseudo-labelled, and its pixels are
-taught as background until the class is gone; alignment raises a class whose
-predicted share falls short of its labeled share (and lowers one predicted too
-often) until the two agree. Everything downstream (argmax, thresholds, the
-diagnostics) sees the aligned probabilities. Measured on magnetic_tile (1/8,
-seed 1, EMA teacher) it did the opposite: the young labeller spreads more
-probability mass over the defect classes than their 0.5–2% of pixels, so
-alignment divided it away, and from step 100 to 500 99.5% of the pixels were
-confident background pseudo-labels (run stopped). Soft marginals are the
-wrong quantity when a class's argmax is rare but its diffuse mass is not.
+pixels. Why: a class the labeller has not learned yet on unlabeled images (a
+rare defect class, learned late even by the supervised baseline) is otherwise
+never pseudo-labelled, and its pixels are taught as background until the class
+is gone; alignment raises a class whose predicted share falls short of its
+labeled share (and lowers one predicted too often) until the two agree.
+Everything downstream (argmax, thresholds, the diagnostics) sees the aligned
+probabilities. The soft marginals it aligns can mislead when a class's argmax
+is rare but its diffuse mass is not; on magnetic_tile it made every pixel
+background (experiments/studies/semi/README.md).
 
 Labeled copy-paste (`copy_paste_prob`, default 0 = off, as in UniMatch;
-AEL's copy-paste, ssseg/augment/copy_paste.py): before the strong views are
+AEL's copy-paste, Hu et al. 2021, ssseg/augment/copy_paste.py): before the strong views are
 made, each unlabeled image takes, with this probability, every pixel of a
 random labeled image of the batch whose class is not the labeled budget's
 dominant one (background on inspection data), with its true label as a
-confident target. Why: a class the labeller misses on unlabeled images (fray
-on magnetic_tile: half its pixels confidently called background by the
-teacher) only ever appears as background in the unlabeled stream, which then
-outweighs the labeled stream's few examples of it; pasted examples put the
-class back into that stream, on the unlabeled images' own backgrounds. The
-weak view (pseudo-labels, diagnostics) is not pasted; `paste_ratio` logs the
-share of unlabeled pixels that were. Measured on magnetic_tile (1/8, seeds
-1-2, p=0.5, ~2% of unlabeled pixels pasted): crack gained (30-36 -> 41-44
-IoU), fray did not come back (0-0.2), and FixMatch still lost to supervised.
+confident target. Why: a class the labeller misses on unlabeled images only
+ever appears as background in the unlabeled stream, which then outweighs the
+labeled stream's few examples of it; pasted examples put the class back into
+that stream, on the unlabeled images' own backgrounds. The weak view
+(pseudo-labels, diagnostics) is not pasted; `paste_ratio` logs the share of
+unlabeled pixels that were.
 
 Diagnostics (aux["metrics"], never used for training): mask ratio, per-class
 counts of confident pseudo-labels, and — against the hidden truth

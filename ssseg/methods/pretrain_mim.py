@@ -13,7 +13,7 @@ standardising) and the encoder runs dense convolutions on them, SparK's
 photometric augmentation (MAE uses crops and flips, which the host pipeline
 already does). Why on defect images: the view-invariance objectives (BYOL,
 PixPro) teach the encoder to ignore exactly the local intensity and texture
-changes a defect is (experiments/results/mt_pretrain); predicting hidden
+changes a defect is (experiments/studies/pretrain); predicting hidden
 texture from its surroundings has to model them.
 
     ssseg train --config experiments/magnetic_tile.py:method=pretrain_mim --workdir runs/mt_mim

@@ -43,7 +43,7 @@ def defaults() -> ml_collections.ConfigDict:
     # "pixpro": PPM + regression onto the target (no negatives); "pixcontrast": the paper's
     # contrastive baseline, InfoNCE with every other cell as a negative at temperature
     # `contrast_tau` (0.3, its §4.2). On magnetic_tile the regression left the stride-4
-    # features nearly uniform within each image (experiments/results/mt_pretrain).
+    # features nearly uniform within each image (experiments/studies/pretrain).
     m.dense_loss = "pixpro"
     m.contrast_tau = 0.3
     # PixPro: momentum 0.99 increased to 1 over training; kept at 0.99 here

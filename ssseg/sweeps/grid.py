@@ -1,7 +1,8 @@
 """Experiment grids as code: cells, grid helpers, ordering and sweep files.
 
-An experiment file (``experiments/<dataset>.py``) defines ``get_config(arg)``
-and ``get_sweep(name) -> list[Cell]``. A cell is one training run: the
+An experiment file (``experiments/<dataset>.py``, or a study's
+``experiments/studies/<study>/sweep.py``) defines ``get_config(arg)`` and
+``get_sweep(name) -> list[Cell]``. A cell is one training run: the
 ``arg`` string handed to ``get_config`` plus ``--config.a.b=v`` overrides.
 Override values may contain ``{root}``, replaced by the sweep root when the
 sweep runs, so a cell can point ``init_from`` at another cell's workdir.
@@ -11,12 +12,12 @@ Running cells lives in :mod:`ssseg.sweeps.runner`.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import itertools
 import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from ssseg.config.loader import import_experiment
 from ssseg.errors import SsSegError
 
 
@@ -196,15 +197,19 @@ def resolve_overrides(cell: Cell, root: str | Path) -> dict[str, Any]:
 
 
 def load_sweep(spec: str) -> tuple[str, list[Cell]]:
-    """``experiments/x.py:name`` -> (config file, ordered cells); name defaults to ``main``."""
+    """``path.py:name`` -> (config file, ordered cells); name defaults to ``main``.
+
+    ``path.py`` is a dataset's experiment file (``experiments/magnetic_tile.py:ablation``)
+    or a study's sweep (``experiments/studies/semi_lr_m99/sweep.py:semi_lr_m99``); either
+    defines ``get_config(arg)`` too, since the cells are trained with ``--config path.py:<arg>``.
+    """
     path, _, name = spec.partition(":")
     name = name or "main"
     file = Path(path)
     if not file.is_file():
-        raise SweepError(f"sweep file {path!r} does not exist (expected experiments/<x>.py:<sweep>)")
-    module_spec = importlib.util.spec_from_file_location(f"_ssseg_sweep_{file.stem}", file)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
+        raise SweepError(f"sweep file {path!r} does not exist (expected experiments/<dataset>.py:<sweep> "
+                         f"or experiments/studies/<study>/sweep.py:<sweep>)")
+    module = import_experiment(path)
     get_sweep = getattr(module, "get_sweep", None)
     if get_sweep is None:
         raise SweepError(f"{path}: defines no get_sweep(name)")

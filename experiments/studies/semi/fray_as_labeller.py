@@ -4,7 +4,7 @@ Over the unlabeled images of a run's budget that contain fray (hidden truth),
 eval mode, whole images, confidence >= 0.95: the share of each class's pixels
 confidently labelled background and confidently labelled right.
 
-    python experiments/results/mt_semi/fray_as_labeller.py runs/mt_semi/supervised__b1_8__s1 \\
+    python experiments/studies/semi/fray_as_labeller.py runs/mt_semi/supervised__b1_8__s1 \\
         runs/mt_semi/fixmatch__b1_8__s1:teacher
 """
 
