@@ -32,7 +32,7 @@ from ssseg.data.splits import check_disjoint, load_budget
 from ssseg.train.provenance import git_commit, git_dirty
 from ssseg.errors import CheckpointError
 from ssseg.eval.evaluate import evaluate, make_confusion_fn, make_prob_fn
-from ssseg.train import checkpoint, sharding
+from ssseg.train import checkpoint, class_counts, sharding
 from ssseg.train.init_from import apply_init_from
 from ssseg.train.metrics_log import MetricsLog
 from ssseg.train.setup import build_run, eval_models
@@ -73,7 +73,8 @@ def _train(cfg, workdir: str, show_progress: bool) -> dict:
     labeled_ids, unlabeled_ids = load_budget(cfg.data.name, cfg.data.budget, cfg.seed, cfg.data.splits_dir)
     check_disjoint(sources, labeled_ids, unlabeled_ids, where=f"{cfg.data.splits_dir} budget {cfg.data.budget} seed {cfg.seed}")
     # Class frequencies of the labeled budget, for the class-weighted losses.
-    counts = _label_pixel_counts(sources, labeled_ids, len(spec.class_names))
+    counts = class_counts.label_pixel_counts(sources, labeled_ids, len(spec.class_names))
+    class_counts.write(workdir, counts)  # so eval/predict rebuild the run exactly
 
     # Model, optimizer, method state; then weights from init_from or a checkpoint.
     run = build_run(cfg, spec, counts)
@@ -82,7 +83,7 @@ def _train(cfg, workdir: str, show_progress: bool) -> dict:
     manager = checkpoint.make_manager(workdir, keep=cfg.train.keep_checkpoints)
     state = run.state
     if manager.latest_step() is not None:
-        state = checkpoint.restore(manager, state)
+        state = checkpoint.restore(manager, state, set_aside=True)
         print(f"resumed from {checkpoint.checkpoint_dir(workdir)} at step {int(state.step)}")
     elif cfg.init_from:
         state = apply_init_from(state, cfg.init_from, run)
@@ -217,15 +218,6 @@ class Evaluator:
             )
             records.append({"split": split, "model": name, **result})
         return records
-
-
-def _label_pixel_counts(sources, ids, num_classes: int) -> np.ndarray:
-    """Pixels per class over the labeled budget (for class-weighted losses)."""
-    counts = np.zeros(num_classes, np.int64)
-    for example_id in ids:
-        label = sources.record(example_id)["label"].reshape(-1)
-        counts += np.bincount(label[label < num_classes], minlength=num_classes)[:num_classes]
-    return counts
 
 
 def _strip(record: dict) -> dict:
