@@ -39,11 +39,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except SsSegError as e:
-        print(f"ssseg {args.command}: error: {e}", file=sys.stderr)
+        _print_error(f"ssseg {args.command}: error: {e}")
         return 2
     except KeyboardInterrupt:
-        print(f"ssseg {args.command}: interrupted; re-run the same command to resume", file=sys.stderr)
+        _print_error(f"ssseg {args.command}: interrupted; re-run the same command to resume")
         return 130
+
+
+def _print_error(message: str) -> None:
+    """On a terminal the cursor may still stand at the end of a progress bar (TFDS's build
+    bars, the trainer's): start the message on a line of its own."""
+    stream = sys.stderr
+    lead = "\n" if stream.isatty() else ""
+    print(f"{lead}{message}", file=stream, flush=True)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,20 @@
 Saves are atomic (orbax writes to a temporary folder and renames), so a run
 killed with -9 mid-save resumes from the previous complete step. The data
 position needs no saving: batches are a pure function of (seed, step).
+
+A checkpoint damaged after it was written (a truncated array file after a disk
+or copy failure) is skipped on restore with a one-line warning: the newest
+intact one is used. A trainer (writable manager) moves the damaged step folder
+to <workdir>/damaged_checkpoints/<step>, so it is kept, yet keep-last-k cannot
+garbage-collect it and a new save of the same step is not blocked by it;
+eval/predict (read-only) leave it in place.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 
 import jax
 import orbax.checkpoint as ocp
@@ -34,15 +43,56 @@ def save(manager: ocp.CheckpointManager, state) -> None:
     manager.wait_until_finished()
 
 
-def restore(manager: ocp.CheckpointManager, target_state, step: int | None = None):
-    """Restore into the structure (and shardings) of `target_state`."""
-    step = manager.latest_step() if step is None else step
-    if step is None:
-        raise CheckpointError(f"no checkpoint in {manager.directory}")
+def restore(manager: ocp.CheckpointManager, target_state, step: int | None = None, *, set_aside: bool = False):
+    """Restore into the structure (and shardings) of `target_state`: the given step, or the
+    newest intact one (damaged newer ones are reported; with `set_aside`, a trainer's, moved
+    out of the manager's folder, never deleted)."""
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target_state)
+    if step is not None:
+        return _restore_step(manager, abstract, step)
+    steps = sorted(manager.all_steps(), reverse=True)
+    if not steps:
+        raise CheckpointError(f"no checkpoint in {manager.directory}")
+    damaged = []
+    for candidate in steps:
+        try:
+            state = _restore_step(manager, abstract, candidate)
+        except CheckpointError as e:
+            damaged.append((candidate, e))
+            continue
+        for bad, error in damaged:
+            _report_damaged(manager, bad, error, candidate, set_aside)
+        return state
+    if len(damaged) == 1 or len({str(e) for _, e in damaged}) == 1:
+        raise damaged[0][1]  # one failure (or the same for all, e.g. another config): say it as it is
+    raise CheckpointError(f"no intact checkpoint in {manager.directory} (steps {', '.join(str(s) for s, _ in damaged)}); "
+                          f"newest: {damaged[0][1]}")
+
+
+def _restore_step(manager, abstract, step: int):
     try:
         return manager.restore(step, args=ocp.args.StandardRestore(abstract))
     except (ValueError, KeyError) as e:
         raise CheckpointError(
-            f"checkpoint {manager.directory}/{step} does not match this model/config: {str(e).splitlines()[0]}"
+            f"checkpoint {manager.directory}/{step} does not match this model/config: {_first_line(e)}"
         ) from None
+    except Exception as e:  # TensorStore/OCDBT read errors of a damaged folder
+        raise CheckpointError(f"checkpoint {manager.directory}/{step} is damaged: {_first_line(e)}") from None
+
+
+def _report_damaged(manager, step: int, error: CheckpointError, used: int, set_aside: bool) -> None:
+    where = os.path.join(str(manager.directory), str(step))
+    if set_aside:
+        aside = os.path.join(os.path.dirname(str(manager.directory)), "damaged_checkpoints", str(step))
+        while os.path.exists(aside):  # the same step damaged again after a re-run: keep both
+            aside += "+"
+        os.makedirs(os.path.dirname(aside), exist_ok=True)
+        shutil.move(where, aside)
+        manager.reload()
+        where = f"{where} (moved to {aside})"
+    print(f"warning: skipped damaged checkpoint {where}; using step {used} ({error})", file=sys.stderr)
+
+
+def _first_line(e: Exception) -> str:
+    line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    return line.split(" See full TensorStore details")[0]  # the rest is a repr of the store

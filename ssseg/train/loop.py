@@ -31,7 +31,7 @@ from ssseg.data.sources import load_sources
 from ssseg.data.splits import check_disjoint, load_budget
 from ssseg.errors import CheckpointError
 from ssseg.eval.evaluator import Evaluator
-from ssseg.train import checkpoint, sharding
+from ssseg.train import checkpoint, class_counts, sharding
 from ssseg.train.init_from import apply_init_from
 from ssseg.train.metrics_log import MetricsLog
 from ssseg.train.provenance import git_commit, git_dirty
@@ -73,7 +73,8 @@ def _train(cfg, workdir: str, show_progress: bool) -> dict:
     labeled_ids, unlabeled_ids = load_budget(cfg.data.name, cfg.data.budget, cfg.seed, cfg.data.splits_dir)
     check_disjoint(sources, labeled_ids, unlabeled_ids, where=f"{cfg.data.splits_dir} budget {cfg.data.budget} seed {cfg.seed}")
     # Class frequencies of the labeled budget, for the class-weighted losses.
-    counts = _label_pixel_counts(sources, labeled_ids, len(spec.class_names))
+    counts = class_counts.label_pixel_counts(sources, labeled_ids, len(spec.class_names))
+    class_counts.write(workdir, counts)  # so eval/predict rebuild the run exactly
 
     # Model, optimizer, method state; then weights from init_from or a checkpoint.
     run = build_run(cfg, spec, counts)
@@ -82,7 +83,7 @@ def _train(cfg, workdir: str, show_progress: bool) -> dict:
     manager = checkpoint.make_manager(workdir, keep=cfg.train.keep_checkpoints)
     state = run.state
     if manager.latest_step() is not None:
-        state = checkpoint.restore(manager, state)
+        state = checkpoint.restore(manager, state, set_aside=True)
         print(f"resumed from {checkpoint.checkpoint_dir(workdir)} at step {int(state.step)}")
     elif cfg.init_from:
         state = apply_init_from(state, cfg.init_from, run)
@@ -184,22 +185,13 @@ def _train(cfg, workdir: str, show_progress: bool) -> dict:
     return result
 
 
-def _label_pixel_counts(sources, ids, num_classes: int) -> np.ndarray:
-    """Pixels per class over the labeled budget (for class-weighted losses)."""
-    counts = np.zeros(num_classes, np.int64)
-    for example_id in ids:
-        label = sources.record(example_id)["label"].reshape(-1)
-        counts += np.bincount(label[label < num_classes], minlength=num_classes)[:num_classes]
-    return counts
-
-
 def _strip(record: dict) -> dict:
     return {k: v for k, v in record.items() if k not in ("split",)}
 
 
 def _claim_workdir(cfg, workdir: str) -> None:
     """Refuse a workdir that holds a run of a different config: never overwrite. A key the
-    stored config predates counts as its default (configs.fill_defaults), so such runs resume."""
+    stored config predates counts as its default (config.schema.fill_defaults), so such runs resume."""
     path = os.path.join(workdir, "config.json")
     mine = to_plain(cfg)
     if os.path.exists(path):

@@ -16,12 +16,12 @@ import ml_collections
 import numpy as np
 
 from ssseg.data.registry import DatasetSpec, get_spec
-from ssseg.errors import CheckpointError
+from ssseg.errors import CheckpointError, ConfigError
 from ssseg.methods.contract import get_method
 from ssseg.train.losses import class_weights_from_counts, make_pixel_loss
 from ssseg.models import functional as model_fns
 from ssseg.models.factory import build_model
-from ssseg.train import checkpoint
+from ssseg.train import checkpoint, class_counts as counts_file
 from ssseg.train.context import StepContext
 from ssseg.train.optim import make_optimizer
 from ssseg.train.state import TrainState
@@ -94,7 +94,17 @@ def load_config_json(workdir: str) -> ml_collections.ConfigDict:
 def restore_run(workdir: str, step: int | None = None) -> Run:
     """A finished or interrupted run's config and latest (or given) checkpoint."""
     cfg = load_config_json(workdir)
-    run = build_run(cfg)
+    spec = get_spec(cfg.data.name, cfg.data.manual_dir or None)
+    try:
+        counts, missing = counts_file.read(workdir, cfg, len(spec.class_names)), None
+    except CheckpointError as e:  # an older run whose data is not here: fine unless its method needs them
+        counts, missing = None, e
+    try:
+        run = build_run(cfg, spec, counts)
+    except ConfigError:
+        if missing is None:
+            raise
+        raise missing from None
     manager = checkpoint.make_manager(workdir, read_only=True)
     run.state = checkpoint.restore(manager, run.state, step)
     return run
