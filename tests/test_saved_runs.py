@@ -82,3 +82,63 @@ def test_each_method_option_evaluates_and_predicts(name, tmp_path, synthetic_dat
     workdir = str(tmp_path / "run")
     run_training(cfg, workdir, show_progress=False)
     _eval_and_predict(workdir, tmp_path)
+
+
+def _damage(workdir, step):
+    """Truncate the step's largest array file, as a failed copy or a full disk leaves it."""
+    files = glob.glob(os.path.join(workdir, "checkpoints", str(step), "default", "**", "*"), recursive=True)
+    largest = max((f for f in files if os.path.isfile(f)), key=os.path.getsize)
+    with open(largest, "r+b") as f:
+        f.truncate(1000)
+    return largest
+
+
+@pytest.fixture
+def damaged_copy(smoke_run_dir, tmp_path):
+    workdir = str(tmp_path / "run")
+    shutil.copytree(smoke_run_dir, workdir)
+    assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["2", "4"]
+    _damage(workdir, 4)
+    return workdir
+
+
+def test_eval_skips_a_damaged_latest_checkpoint_with_one_line(damaged_copy, capfd):
+    capfd.readouterr()
+    assert int(restore_run(damaged_copy).state.step) == 2
+    err = capfd.readouterr().err
+    warnings = [line for line in err.splitlines() if "damaged" in line]
+    assert len(warnings) == 1 and warnings[0].startswith(
+        f"warning: skipped damaged checkpoint {damaged_copy}/checkpoints/4; using step 2"), err
+    assert "bytes, saved" in warnings[0] and "Traceback" not in err
+    assert os.path.isdir(os.path.join(damaged_copy, "checkpoints", "4"))  # read-only: left where it is
+
+
+def test_resume_sets_a_damaged_checkpoint_aside_and_goes_on(damaged_copy, synthetic_data_dir, capfd):
+    from ssseg.train.loop import run_training
+
+    run_training(smoke_train_config(synthetic_data_dir), damaged_copy, show_progress=False)
+    out, err = capfd.readouterr()
+    assert "resumed from" in out and "at step 2" in out
+    assert "Traceback" not in err
+    aside = os.path.join(damaged_copy, "damaged_checkpoints", "4")
+    assert os.path.isdir(aside)  # kept, not deleted
+    assert sorted(os.listdir(os.path.join(damaged_copy, "checkpoints"))) == ["2", "4"]
+    assert int(restore_run(damaged_copy).state.step) == 4  # the step saved anew is intact
+
+
+def test_no_intact_checkpoint_stops_with_one_named_line(damaged_copy, capsys):
+    _damage(damaged_copy, 2)
+    with pytest.raises(CheckpointError, match=r"no intact checkpoint in .*checkpoints \(steps 4, 2\)"):
+        restore_run(damaged_copy)
+    capsys.readouterr()
+    assert cli(["eval", "--workdir", damaged_copy, "--split", "test"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ssseg eval: error: no intact checkpoint in "), err
+
+
+def test_an_error_after_a_progress_bar_starts_on_its_own_line(monkeypatch, capsys):
+    """A TFDS build bar leaves the cursor at the end of its line on a terminal."""
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
+    assert cli(["eval", "--workdir", "/nonexistent/run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("\nssseg eval: error: "), repr(err)

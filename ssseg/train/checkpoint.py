@@ -9,14 +9,19 @@ or copy failure) is skipped on restore with a one-line warning: the newest
 intact one is used. A trainer (writable manager) moves the damaged step folder
 to <workdir>/damaged_checkpoints/<step>, so it is kept, yet keep-last-k cannot
 garbage-collect it and a new save of the same step is not blocked by it;
-eval/predict (read-only) leave it in place.
+eval/predict (read-only) leave it in place. Damage is found before orbax reads
+anything, from the file sizes and CRC32s each save records in its step folder
+(MANIFEST): orbax's concurrent TensorStore reads of a damaged folder print a
+traceback per pending array, so they are kept for folders that check out.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
+import zlib
 
 import jax
 import orbax.checkpoint as ocp
@@ -41,6 +46,49 @@ def save(manager: ocp.CheckpointManager, state) -> None:
         return
     manager.save(step, args=ocp.args.StandardSave(state))
     manager.wait_until_finished()
+    _write_manifest(os.path.join(str(manager.directory), str(step)))
+
+
+MANIFEST = "ssseg_files.json"
+
+
+def _file_crc32(path: str) -> int:
+    crc = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def _step_files(folder: str) -> list[str]:
+    return sorted(os.path.relpath(os.path.join(root, name), folder)
+                  for root, _, names in os.walk(folder) for name in names if name != MANIFEST)
+
+
+def _write_manifest(folder: str) -> None:
+    files = {rel: [os.path.getsize(os.path.join(folder, rel)), _file_crc32(os.path.join(folder, rel))]
+             for rel in _step_files(folder)}
+    with open(os.path.join(folder, MANIFEST + ".tmp"), "w") as f:
+        json.dump(files, f)
+    os.replace(os.path.join(folder, MANIFEST + ".tmp"), os.path.join(folder, MANIFEST))
+
+
+def _check_manifest(folder: str) -> None:
+    """CheckpointError naming the first file that is missing, of another size or CRC32 than saved.
+    A folder saved before manifests existed is not checked (orbax's read is the check)."""
+    path = os.path.join(folder, MANIFEST)
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        files = json.load(f)
+    for rel, (size, crc) in sorted(files.items()):
+        full = os.path.join(folder, rel)
+        if not os.path.exists(full):
+            raise CheckpointError(f"checkpoint {folder} is damaged: {rel} is missing")
+        if os.path.getsize(full) != size:
+            raise CheckpointError(f"checkpoint {folder} is damaged: {rel} has {os.path.getsize(full)} bytes, saved {size}")
+        if _file_crc32(full) != crc:
+            raise CheckpointError(f"checkpoint {folder} is damaged: {rel} has another CRC32 than saved")
 
 
 def restore(manager: ocp.CheckpointManager, target_state, step: int | None = None, *, set_aside: bool = False):
@@ -70,6 +118,7 @@ def restore(manager: ocp.CheckpointManager, target_state, step: int | None = Non
 
 
 def _restore_step(manager, abstract, step: int):
+    _check_manifest(os.path.join(str(manager.directory), str(step)))
     try:
         return manager.restore(step, args=ocp.args.StandardRestore(abstract))
     except (ValueError, KeyError) as e:
