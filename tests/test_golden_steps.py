@@ -17,7 +17,6 @@ Recorded on 2 host devices (XLA_FLAGS=--xla_force_host_platform_device_count=2, 
 import pkgutil
 
 import golden_steps as g
-import numpy as np
 import pytest
 
 import ssseg.methods
@@ -69,8 +68,8 @@ def test_a_changed_loss_weight_is_reported(golden, prepared):
                          g.summarise(prepared("supervised", "--config.loss.dice_weight=0.99")))
     reported = {p.split(" was ")[0] for p in problems}
     assert {"supervised: step_1.metrics.loss", "supervised: step_1.metrics.grad_norm",
-            "supervised: step_1.params_delta.all.sq", "supervised: init.params.all.sum"} - reported == \
-        {"supervised: init.params.all.sum"}, problems  # the initial weights do not depend on it
+            "supervised: step_1.params_delta.all.sq"} <= reported, problems
+    assert "supervised: init.params.all.sum" not in reported  # the initial weights do not depend on it
 
 
 def test_compare_names_every_kind_of_difference():
@@ -89,4 +88,3 @@ def test_compare_names_every_kind_of_difference():
         "m: step_1.metrics.pseudo_acc was None, now 0.5",
         "m: step_1.params_delta.all.sum was 0.0, now 0.0002",
     ]
-    assert np.isfinite(g.RTOL)
