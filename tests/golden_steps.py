@@ -31,11 +31,12 @@ import sys  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from ssseg.data.labels import IGNORE_LABEL  # noqa: E402
+
 FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "golden_steps.json")
 REGENERATE = "python -m tests.golden_steps --write"
 DEVICES = 2
 STEPS = 2
-IGNORE = 255
 
 # method -> the batch streams the trainer feeds it, and the config overrides of its golden run.
 # conf_thresh 0.35: at initialisation no pixel reaches the default 0.95, which would leave the
@@ -93,7 +94,7 @@ def fixed_batch(streams, batch_size: int, crop: int, channels: int, num_classes:
     batch = {}
     if "labeled" in streams:
         images, labels = images_and_labels()
-        labels[rng.random(labels.shape) < 0.02] = IGNORE  # scattered unlabeled pixels
+        labels[rng.random(labels.shape) < 0.02] = IGNORE_LABEL  # scattered unlabeled pixels
         batch["labeled"] = {"image": images, "label": labels}
     if "unlabeled" in streams:
         images, labels = images_and_labels()
@@ -101,7 +102,7 @@ def fixed_batch(streams, batch_size: int, crop: int, channels: int, num_classes:
         valid[0, -crop // 4:, :] = False  # bottom padding on the first image
         valid[-1, :, -crop // 8:] = False  # right padding on the last
         images[~valid] = 0
-        labels[~valid] = IGNORE
+        labels[~valid] = IGNORE_LABEL
         batch["unlabeled"] = {"image": images, "valid": valid, "label": labels}
     return batch
 
@@ -177,7 +178,8 @@ def summarise(prepared: Prepared, batch: dict | None = None) -> dict:
     batch = prepared.batch if batch is None else sharding.shard_batch(batch, mesh)
     init_params = jax.tree.map(np.asarray, prepared.run.state.params)
     out = {"init": {"params": _tree_sums(init_params)}}
-    state = jax.device_put(prepared.run.state, sharding.replicated(mesh))  # a copy: the step donates it
+    # Fresh buffers each time: the step donates its input state (device_put may reuse run.state's).
+    state = jax.tree.map(lambda x: x.copy(), jax.device_put(prepared.run.state, sharding.replicated(mesh)))
     rng = jax.random.key(0)  # the trainer's key for seed 0
     for i in range(1, STEPS + 1):
         state, metrics = prepared.step(state, batch, rng)
