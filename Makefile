@@ -23,6 +23,8 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(PY) -m ssseg sweep experiments/synthetic_defects.py:demo --root runs/demo
 	$(PY) -m ssseg report runs/demo --out runs/demo/report
+	@echo "demo: the three regimes at 1/8 and the full-label reference, one seed, demo preset (64-px crops, 500 steps: a tour, not a result)"
+	@echo "demo: table runs/demo/report/miou.md, plot runs/demo/report/defect_miou_vs_budget.png, all figures in runs/demo/report/report.md"
 
 test: setup
 	$(PY) -m pytest -q -n 2
