@@ -11,7 +11,13 @@ why in the commit:
     python -m tests.golden_steps --write
 
 Recorded on 2 host devices (XLA_FLAGS=--xla_force_host_platform_device_count=2, as
-`make test` and tests/conftest.py set), float32 on CPU, relative tolerance 1e-5.
+`make test` and tests/conftest.py set), float32 on CPU, relative tolerance 1e-5 — except
+the quantities that float noise moves more (measured when the fixture is written, by
+perturbing the initial weights by 1e-7), which are compared at 10x their measured
+sensitivity (the fixture's "tolerance"). UniMatch's and CPS's steps from random weights are
+the ill-conditioned ones (CPS's first network has a step-1 gradient norm of ~57 that float
+noise moves by ~5%, so its second step is chaotic and checked only loosely); every method's
+initial weights and step-1 loss stay at 1e-5.
 """
 
 import golden_steps as g
@@ -66,6 +72,24 @@ def test_a_changed_loss_weight_is_reported(golden, prepared):
     assert {"supervised: step_1.metrics.loss", "supervised: step_1.metrics.grad_norm",
             "supervised: step_1.params_delta.all.sq"} <= reported, problems
     assert "supervised: init.params.all.sum" not in reported  # the initial weights do not depend on it
+
+
+def test_measured_tolerances_widen_only_their_own_quantity():
+    golden = {"step_2": {"metrics": {"loss": 1.0, "grad_norm": 2.0}}, "tolerance": {"step_2.metrics.grad_norm": 1e-2}}
+    assert g.compare("m", golden, {"step_2": {"metrics": {"loss": 1.0, "grad_norm": 2.01}}}) == []
+    problems = g.compare("m", golden, {"step_2": {"metrics": {"loss": 1.0 + 1e-4, "grad_norm": 2.03}}})
+    assert [p.split(" was ")[0] for p in problems] == ["m: step_2.metrics.grad_norm", "m: step_2.metrics.loss"]
+    base = {"a": 1.0, "b": {"abs": 10.0, "sum": 0.5}, "c": [1.0, 2.0]}
+    noisy = [{"a": 1.0 + 1e-7, "b": {"abs": 10.0, "sum": 0.51}, "c": [1.0, 2.2]}]
+    assert g.tolerances(base, noisy) == {"b.sum": 1e-2, "c": 1.0}  # b.sum: 0.01 / abs 10 x 10
+
+
+def test_only_ill_conditioned_quantities_have_a_measured_tolerance(golden):
+    # supervised: only the parameter-change checksums, whose float32 rounding is ~1e-5 of a step.
+    assert all(t <= 1e-4 for t in golden["supervised"].get("tolerance", {}).values())
+    for name, entry in golden.items():
+        loosened = entry.get("tolerance", {})
+        assert not [k for k in loosened if k.startswith("init.") or k == "step_1.metrics.loss"], name
 
 
 def test_compare_names_every_kind_of_difference():
