@@ -101,17 +101,21 @@ def format_lines(result: dict) -> list[str]:
     def pct(v):
         return "–" if v is None else f"{100 * v:.1f}"
 
-    lines = [f"[{result['model']}] post-processing ({result['resolution']}): mIoU / defect mIoU"]
+    lines = [f"[{result['model']}] post-processing, mIoU (%) with {result['resolution']}:",
+             f"  {'post-processing':<40} {'mIoU':>6} {'defect':>6}"]
     for row in result["postprocess"]:
         lines.append(f"  {row['spec']:<40} {pct(row['miou']):>6} {pct(row['defect_miou']):>6}")
     inst = result.get("instances")
     if inst:
-        lines.append(f"instances (post-processing {inst['postprocess']}; matched at IoU >= {inst['match_iou']}): "
-                     "class tp fp fn precision recall")
+        lines.append(f"instances after post-processing {inst['postprocess']}, matched at IoU >= {inst['match_iou']}:")
+        lines.append(f"  {'class':<12} {'tp':>5} {'fp':>5} {'fn':>5} {'prec.':>6} {'recall':>6}")
         for name, s in inst["per_class"].items():
             lines.append(f"  {name:<12} {s['tp']:>5} {s['fp']:>5} {s['fn']:>5} {pct(s['precision']):>6} "
                          f"{pct(s['recall']):>6}")
         (pp, pf), (fp_, ff) = inst["pass_fail"]["matrix"]
-        lines.append(f"pass/fail under {'; '.join(inst['rules'])} (rows truth, columns predicted):")
-        lines.append(f"  truth pass: {pp} pass, {pf} fail   truth fail: {fp_} pass, {ff} fail")
+        lines.append(f"pass/fail under {'; '.join(inst['rules'])} (images):")
+        corner = "truth / predicted"
+        lines.append(f"  {corner:<18} {'pass':>6} {'fail':>6}")
+        lines.append(f"  {'pass':<18} {pp:>6} {pf:>6}")
+        lines.append(f"  {'fail':<18} {fp_:>6} {ff:>6}")
     return lines
