@@ -77,6 +77,7 @@ def plot(rows: Sequence[dict], model: str, path: str) -> None:
     for name in dict.fromkeys(r["corruption"] for r in rows if r["severity"]):
         points = sorted((r["severity"], 100 * r["miou"]) for r in rows if r["corruption"] == name)
         ax.plot(*zip(*points), marker="o", label=name)
+    ax.set_xticks(sorted({r["severity"] for r in rows if r["severity"]}))
     ax.set_xlabel("severity")
     ax.set_ylabel("mIoU (%)")
     ax.set_title(f"{model}: mIoU under corruption")
