@@ -89,13 +89,21 @@ def test_closing_and_hole_filling_close_a_ring_without_overwriting_another_class
     assert _post("fill_holes", ring_around_pit).tolist() == ring_around_pit.tolist()
 
 
-def test_postprocess_spec_errors_and_single_options():
-    with pytest.raises(ConfigError, match=r"'min_area:background=3'.*not a defect class; expected one of scratch"):
-        parse_postprocess("min_area:background=3", NAMES, DEFECTS)
-    with pytest.raises(ConfigError, match=r"'open=-1'.*expected a whole number >= 0"):
-        parse_postprocess("open=-1", NAMES, DEFECTS)
-    with pytest.raises(ConfigError, match=r"'erode=1': expected open=R, close=R, fill_holes"):
-        parse_postprocess("erode=1", NAMES, DEFECTS)
+@pytest.mark.parametrize("parse, text, message", [
+    (parse_postprocess, "min_area:background=3", r"'min_area:background=3'.*not a defect class; expected one of scratch"),
+    (parse_postprocess, "open=-1", r"'open=-1'.*expected a whole number >= 0"),
+    (parse_postprocess, "erode=1", r"'erode=1': expected open=R, close=R, fill_holes"),
+    (parse_rules, "area>2mm2", r"'area>2mm2': an area in mm2 needs --pixel-size-mm"),
+    (parse_rules, "any:crack", r"'any:crack'.*'crack' is not a defect class"),
+    (parse_rules, "count:pit", r"'count:pit': count needs a comparison"),
+    (parse_rules, "biggest>3", r"'biggest>3': expected METRIC"),
+])
+def test_a_bad_postprocess_item_or_rule_is_named(parse, text, message):
+    with pytest.raises(ConfigError, match=message):
+        parse(text, NAMES, DEFECTS)
+
+
+def test_single_options_split_a_spec():
     assert [p.spec for p in single_options("min_area=20, open=1,fill_holes", NAMES, DEFECTS)] == [
         "min_area=20", "open=1", "fill_holes"]
     assert parse_postprocess("none", NAMES, DEFECTS).is_identity
@@ -162,17 +170,6 @@ def test_rules_fail_an_image_when_any_holds():
     assert judge([], parse_rules("any", NAMES, DEFECTS)).passed
     assert judge(instances, parse_rules("area>47", NAMES, DEFECTS)).failed_rules == ()
     assert judge(instances, parse_rules("area:scratch==30", NAMES, DEFECTS)).failed_rules == ("area:scratch==30",)
-
-
-def test_rule_errors_name_the_rule():
-    with pytest.raises(ConfigError, match=r"'area>2mm2': an area in mm2 needs --pixel-size-mm"):
-        parse_rules("area>2mm2", NAMES, DEFECTS)
-    with pytest.raises(ConfigError, match=r"'any:crack'.*'crack' is not a defect class"):
-        parse_rules("any:crack", NAMES, DEFECTS)
-    with pytest.raises(ConfigError, match=r"'count:pit': count needs a comparison"):
-        parse_rules("count:pit", NAMES, DEFECTS)
-    with pytest.raises(ConfigError, match=r"'biggest>3': expected METRIC"):
-        parse_rules("biggest>3", NAMES, DEFECTS)
 
 
 def test_pass_fail_confusion_rows_truth_columns_prediction():

@@ -88,7 +88,8 @@ def remove_small_components(mask_hw: np.ndarray, min_area: int) -> np.ndarray:
     return keep[labels]
 
 
-def _class_id(name: str, class_names: Sequence[str], defect_classes: Sequence[int], where: str) -> int:
+def defect_class_id(name: str, class_names: Sequence[str], defect_classes: Sequence[int], where: str) -> int:
+    """The id of defect class `name`; a one-line error naming `where` otherwise."""
     if name not in class_names or class_names.index(name) not in defect_classes:
         names = ", ".join(class_names[c] for c in defect_classes)
         raise ConfigError(f"{where}: {name!r} is not a defect class; expected one of {names}")
@@ -134,7 +135,7 @@ def _apply_item(base: PostProcess, part: str, class_names, defect_classes) -> Po
     if key.partition(":")[0] == "min_area" and sep:
         area = _non_negative_int(key, raw, where)
         name = key.partition(":")[2]
-        ids = [_class_id(name, class_names, defect_classes, where)] if name else list(defect_classes)
+        ids = [defect_class_id(name, class_names, defect_classes, where)] if name else list(defect_classes)
         areas = dict(base.min_area)
         areas.update({c: area for c in ids})
         return dataclasses.replace(base, min_area=tuple(sorted(areas.items())))

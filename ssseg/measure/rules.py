@@ -25,6 +25,7 @@ from typing import Sequence
 
 from ssseg.errors import ConfigError
 from ssseg.measure.instances import Instance
+from ssseg.measure.postprocess import defect_class_id
 
 DEFAULT_RULES = "any"
 METRICS = ("any", "count", "area", "max_area")
@@ -82,12 +83,7 @@ def _parse_rule(part: str, class_names, defect_classes, pixel_size_mm) -> Rule:
         raise ConfigError(f"{where}: {metric} needs a comparison, e.g. {metric}>0")
     if metric == "count" and match["unit"]:
         raise ConfigError(f"{where}: a count has no unit")
-    class_id = None
-    if name is not None:
-        if name not in class_names or class_names.index(name) not in defect_classes:
-            names = ", ".join(class_names[c] for c in defect_classes)
-            raise ConfigError(f"{where}: {name!r} is not a defect class; expected one of {names}")
-        class_id = class_names.index(name)
+    class_id = None if name is None else defect_class_id(name, class_names, defect_classes, where)
     unit = match["unit"] or "px"
     if unit == "mm2" and pixel_size_mm is None:
         raise ConfigError(f"{where}: an area in mm2 needs --pixel-size-mm")
