@@ -90,7 +90,8 @@ def test_closing_and_hole_filling_close_a_ring_without_overwriting_another_class
 
 
 @pytest.mark.parametrize("parse, text, message", [
-    (parse_postprocess, "min_area:background=3", r"'min_area:background=3'.*not a defect class; expected one of scratch"),
+    (parse_postprocess, "min_area:background=3",
+     r"'min_area:background=3'.*not a defect class; expected one of scratch"),
     (parse_postprocess, "open=-1", r"'open=-1'.*expected a whole number >= 0"),
     (parse_postprocess, "erode=1", r"'erode=1': expected open=R, close=R, fill_holes"),
     (parse_rules, "area>2mm2", r"'area>2mm2': an area in mm2 needs --pixel-size-mm"),
@@ -185,7 +186,7 @@ def test_split_evaluation_scores_postprocessing_instances_and_verdicts():
     predictor = types.SimpleNamespace(
         run=types.SimpleNamespace(spec=SPEC), model_name="student",
         probabilities=lambda index: np.eye(4, dtype=np.float32)[preds[index]])
-    measurer = Measurer(SPEC, parse_postprocess("min_area=2", NAMES, DEFECTS), rules="any")
+    measurer = Measurer(SPEC, "min_area=2", rules="any")
     result = evaluate_split(predictor, source, measurer, [measurer.postprocess], instances=True)
     none, cleaned = result["postprocess"]
     # Without: background IoU 34/36, scratch 1, pit 0/1, stain 0/1; with min_area=2 both specks go.
@@ -196,3 +197,12 @@ def test_split_evaluation_scores_postprocessing_instances_and_verdicts():
     assert inst["per_class"]["all"]["tp"] == 1 and inst["per_class"]["pit"]["precision"] is None
     assert inst["pass_fail"]["matrix"] == [[1, 0], [0, 1]]  # im1 passes (speck removed), im0 fails
     assert [r.verdict.passed for r in measurer.reports] == [False, True]
+
+
+def test_measurer_needs_defect_classes_and_a_positive_pixel_size():
+    from ssseg.data.registry import CAMVID
+
+    with pytest.raises(ConfigError, match=r"dataset 'camvid' has no defect classes"):
+        Measurer(CAMVID)
+    with pytest.raises(ConfigError, match=r"--pixel-size-mm 0.0: expected a positive size"):
+        Measurer(SPEC, pixel_size_mm=0.0)

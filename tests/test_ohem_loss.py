@@ -56,15 +56,34 @@ def test_ohem_keeps_the_hard_pixels_and_averages_their_ce(min_kept, kept_pixels)
     expected = float(np.mean(-np.log(P_TRUE[kept_pixels])))
     ref_kept, ref_loss = _unimatch_reference(logits, LABELS, 0.7, min_kept)
     assert np.flatnonzero(ref_kept).tolist() == kept_pixels
-    got = float(jax.jit(lambda lg, lb: losses.ohem_cross_entropy(lg, lb, thresh=0.7, min_kept=min_kept))(logits, labels))
+    ohem = jax.jit(lambda lg, lb: losses.ohem_cross_entropy(lg, lb, thresh=0.7, min_kept=min_kept))
+    got = float(ohem(logits, labels))
     assert got == pytest.approx(expected, rel=1e-5)
     assert got == pytest.approx(ref_loss, rel=1e-5)
 
 
-def test_ohem_is_selected_by_config_and_refuses_a_min_kept_that_keeps_everything():
-    cfg = ml_collections.ConfigDict(dict(name="ohem", ohem_thresh=0.7, ohem_min_kept=6))
-    loss = losses.make_pixel_loss(cfg)
-    assert float(loss(_logits(), jnp.asarray(LABELS))) == pytest.approx(float(np.mean(-np.log(P_TRUE[:6]))), rel=1e-5)
-    cfg.ohem_min_kept = 10
+def test_ohem_refuses_a_min_kept_that_keeps_everything():
+    cfg = ml_collections.ConfigDict(dict(name="ohem", ohem_thresh=0.7, ohem_min_kept=10))
     with pytest.raises(ConfigError, match=r"ohem_min_kept=10: a labeled batch has only 10 pixels"):
         losses.make_pixel_loss(cfg)(_logits(), jnp.asarray(LABELS))
+
+
+def test_ohem_gradient_reaches_the_kept_pixels_only():
+    logits, labels = _logits(), jnp.asarray(LABELS)
+    grad = jax.jit(jax.grad(lambda lg: losses.ohem_cross_entropy(lg, labels, thresh=0.7, min_kept=2)))(logits)
+    ce_grad = jax.grad(lambda lg: losses.pixel_cross_entropy(lg, labels)[0].sum())(logits)
+    kept = np.zeros(10, bool)
+    kept[:4] = True  # p_true <= 0.7
+    expected = np.where(kept[:, None], np.asarray(ce_grad).reshape(10, 2) / 4, 0.0)
+    np.testing.assert_allclose(np.asarray(grad).reshape(10, 2), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_loss_name_ohem_is_every_methods_labeled_loss():
+    """`loss.name=ohem` becomes ctx.labeled_loss, the labeled loss every method calls."""
+    from ssseg.config.loader import load_config
+    from ssseg.train.setup import build_run
+
+    cfg = load_config("experiments/synthetic_defects.py:method=unimatch,smoke",
+                      ["--config.loss.name=ohem", "--config.loss.ohem_min_kept=6"])
+    got = build_run(cfg).ctx.labeled_loss(_logits(), jnp.asarray(LABELS))
+    assert float(got) == pytest.approx(float(np.mean(-np.log(P_TRUE[:6]))), rel=1e-5)

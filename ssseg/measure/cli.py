@@ -40,12 +40,9 @@ def add_predict_arguments(parser) -> None:
 
 
 def _measurer(args, spec):
-    from ssseg.measure.postprocess import parse_postprocess
     from ssseg.measure.report import Measurer
 
-    classes = spec.defect_classes or ()
-    postprocess = parse_postprocess(args.postprocess, spec.class_names, classes) if args.postprocess else None
-    return Measurer(spec, postprocess, args.rules, args.pixel_size_mm)
+    return Measurer(spec, args.postprocess, args.rules, args.pixel_size_mm)
 
 
 def eval_extras(args, run_, evaluator, state, clean_records) -> dict:

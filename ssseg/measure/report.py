@@ -22,7 +22,7 @@ import numpy as np
 
 from ssseg.errors import ConfigError
 from ssseg.measure.instances import Instance, extract_instances
-from ssseg.measure.postprocess import PostProcess
+from ssseg.measure.postprocess import parse_postprocess
 from ssseg.measure.rules import DEFAULT_RULES, Verdict, judge, parse_rules
 
 
@@ -36,15 +36,14 @@ class ImageReport:
 class Measurer:
     """Post-processes a prediction and measures it: instances and the verdict under the rules."""
 
-    def __init__(self, spec, postprocess: PostProcess | None = None, rules: str = DEFAULT_RULES,
-                 pixel_size_mm: float | None = None):
+    def __init__(self, spec, postprocess: str = "", rules: str = DEFAULT_RULES, pixel_size_mm: float | None = None):
         if not spec.defect_classes:
             raise ConfigError(f"dataset {spec.name!r} has no defect classes (background = class 0), "
                               "so it has no defects to measure")
         if pixel_size_mm is not None and not pixel_size_mm > 0:
             raise ConfigError(f"--pixel-size-mm {pixel_size_mm}: expected a positive size in mm")
         self.class_names, self.classes = tuple(spec.class_names), tuple(spec.defect_classes)
-        self.postprocess = postprocess or PostProcess()
+        self.postprocess = parse_postprocess(postprocess, self.class_names, self.classes)
         self.rules_text = rules
         self.rules = parse_rules(rules, self.class_names, self.classes, pixel_size_mm)
         self.pixel_size_mm = pixel_size_mm
