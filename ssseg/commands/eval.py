@@ -26,6 +26,7 @@ def run(args) -> int:
     import jax
 
     run_ = restore_run(args.workdir, args.step)
+    extras = measure_cli.EvalExtras(args, run_.spec)
     mesh = sharding.make_mesh()
     state = jax.device_put(run_.state, sharding.replicated(mesh))
     evaluator = Evaluator(run_, load_sources(run_.cfg.data), mesh)
@@ -37,7 +38,7 @@ def run(args) -> int:
         defect = f" defect_miou {r['defect_miou']:.4f}" if r.get("defect_miou") is not None else ""
         print(f"[{name}] step {out['step']} {args.split}: miou {r['miou']:.4f}{defect} pixel_acc {r['pixel_acc']:.4f}")
         print(f"  per-class IoU: {per_class}")
-    out.update(measure_cli.eval_extras(args, run_, evaluator, state, records))
+    out.update(extras.run(run_, evaluator, state, records))
     with open(os.path.join(args.workdir, f"eval_{args.split}.json"), "w") as f:
         json.dump(out, f, indent=2)
     return 0

@@ -1,13 +1,14 @@
 """The measurement, post-processing and shift options of `ssseg eval` and `ssseg predict`.
 
 Kept apart from the command modules, which only call `add_*_arguments` and
-`eval_extras` / `PredictMeasurer`.
+`EvalExtras` / `PredictMeasurer`.
 """
 
 from __future__ import annotations
 
 import os
 
+from ssseg.errors import ConfigError
 from ssseg.measure.rules import DEFAULT_RULES
 
 _POSTPROCESS_HELP = ("clean the predicted mask per defect class, e.g. min_area=20,min_area:crack=5,open=1,close=1,"
@@ -45,35 +46,50 @@ def _measurer(args, spec):
     return Measurer(spec, args.postprocess, args.rules, args.pixel_size_mm)
 
 
-def eval_extras(args, run_, evaluator, state, clean_records) -> dict:
-    """What the options add to eval_<split>.json (printing as it goes); {} when none was asked."""
-    out = {}
-    if args.postprocess or args.instances:
+class EvalExtras:
+    """The options' work in `ssseg eval`; built (and every option checked) before the evaluation runs."""
+
+    def __init__(self, args, spec):
+        from ssseg.eval.corruptions import CORRUPTIONS, SEVERITIES
+        from ssseg.eval.shift import parse_list
+
+        self.args = args
+        if not args.instances and (args.rules != DEFAULT_RULES or args.pixel_size_mm is not None):
+            raise ConfigError("--rules and --pixel-size-mm apply to --instances, which was not given")
+        self.measurer = _measurer(args, spec) if (args.postprocess or args.instances) else None
+        if args.corruptions is not None:
+            self.corruptions = parse_list(args.corruptions, CORRUPTIONS, "--corruptions")
+            self.severities = parse_list(args.severities, SEVERITIES, "--severities", int)
+
+    def run(self, run_, evaluator, state, clean_records) -> dict:
+        """What the options add to eval_<split>.json (printing as it goes); {} when none was asked."""
+        args, out = self.args, {}
+        if self.measurer is not None:
+            out["measurements"] = self._measure(run_, evaluator)
+        if args.corruptions is not None:
+            from ssseg.eval.shift import evaluate_shift, markdown_table, write_shift
+
+            rows = evaluate_shift(evaluator, state, args.split, clean_records, self.corruptions, self.severities)
+            out["corruptions"] = rows
+            print(markdown_table(rows, rows[0]["model"]), end="")
+            print(f"corruption table and plot: {', '.join(write_shift(rows, args.workdir, args.split))}")
+        return out
+
+    def _measure(self, run_, evaluator) -> dict:
         from ssseg.inference.predict import Predictor
         from ssseg.measure.postprocess import single_options
         from ssseg.measure.split_eval import evaluate_split, format_lines
 
-        measurer = _measurer(args, run_.spec)
+        args, measurer = self.args, self.measurer
         variants = single_options(args.postprocess, run_.spec.class_names, measurer.classes)
         variants += [] if measurer.postprocess.is_identity else [measurer.postprocess]
         predictor = Predictor(args.workdir, step=args.step)
-        source = evaluator.sources.source(args.split)
-        out["measurements"] = evaluate_split(predictor, source, measurer, variants, args.instances)
-        print("\n".join(format_lines(out["measurements"])))
+        result = evaluate_split(predictor, evaluator.sources.source(args.split), measurer, variants, args.instances)
+        print("\n".join(format_lines(result)))
         if args.instances:
             paths = measurer.write(os.path.join(args.workdir, f"defects_{args.split}"))
             print(f"per-defect report: {', '.join(paths)}")
-    if args.corruptions is not None:
-        from ssseg.eval.corruptions import CORRUPTIONS, SEVERITIES
-        from ssseg.eval.shift import evaluate_shift, markdown_table, parse_list, write_shift
-
-        names = parse_list(args.corruptions, CORRUPTIONS, "--corruptions")
-        severities = parse_list(args.severities, SEVERITIES, "--severities", int)
-        rows = evaluate_shift(evaluator, state, args.split, clean_records, names, severities)
-        out["corruptions"] = rows
-        print(markdown_table(rows, rows[0]["model"]), end="")
-        print(f"corruption table and plot: {', '.join(write_shift(rows, args.workdir, args.split))}")
-    return out
+        return result
 
 
 class PredictMeasurer:
