@@ -54,3 +54,34 @@ def test_corrupted_sources_change_images_only_and_check_names():
         CorruptedSources(sources, "fog", 1)
     with pytest.raises(ConfigError, match=r"severity 6 of gaussian_blur: expected one of 1..5"):
         corrupt(_image(1), "gaussian_blur", 6, 0)
+
+
+class _FakeEvaluator:
+    """Scores a split by its first image's mean brightness / 255, so each cell shows which images it read."""
+
+    def __init__(self, sources):
+        self.sources = sources
+
+    def run(self, state, split):
+        image = self.sources.source(split)[0]["image"]
+        return [{"model": "m", "miou": float(image.mean()) / 255, "defect_miou": None}]
+
+
+def test_shift_rows_evaluate_corrupted_images_and_tabulate_them():
+    from ssseg.eval.shift import evaluate_shift, markdown_table, parse_list
+
+    image = np.full((4, 4, 1), 51, np.uint8)  # 0.2
+    sources = type("S", (), {"source": lambda self, split: [{"id": "a", "image": image}]})()
+    evaluator = _FakeEvaluator(sources)
+    clean = evaluator.run(None, "test")
+    rows = evaluate_shift(evaluator, None, "test", clean, ["brightness"], [1, 3])
+    assert [(r["corruption"], r["severity"], round(r["miou"], 4)) for r in rows] == [
+        ("clean", 0, 0.2), ("brightness", 1, 0.302), ("brightness", 3, 0.502)]
+    assert evaluator.sources is sources  # the run's evaluator is left as it was
+    assert markdown_table(rows, "m").splitlines() == [
+        "mIoU (%) of m under corruption; clean: 20.0", "",
+        "| corruption | severity 1 | severity 3 | mean |", "|---|---|---|---|",
+        "| brightness | 30.2 | 50.2 | 40.2 |"]
+    assert parse_list("1,5", (1, 2, 3, 4, 5), "--severities", int) == [1, 5]
+    with pytest.raises(ConfigError, match=r"--severities item '7': expected one of 1, 2, 3, 4, 5"):
+        parse_list("7", (1, 2, 3, 4, 5), "--severities", int)
