@@ -9,8 +9,9 @@ counts as defects. Each defect class's mask is processed on its own
    spurs thinner than the disk);
 2. ``close=R``: closing with a disk of radius R (bridges gaps, smooths dents);
 3. ``fill_holes``: background enclosed by the class becomes the class;
-4. ``min_area=N`` (every defect class) or ``min_area:<class>=N`` (one class):
-   8-connected components smaller than N pixels are removed.
+4. ``min_area=N`` (every defect class) or ``min_area:<class>=N`` (one class; a
+   later item overrides an earlier one): 8-connected components smaller than N
+   pixels are removed.
 
 Pixels a class loses become background; pixels it gains are taken only from
 pixels the network called background, so one defect class never overwrites
@@ -48,7 +49,7 @@ class PostProcess:
         return not (self.open_radius or self.close_radius or self.fill_holes or self.min_area)
 
     def __call__(self, pred_hw: np.ndarray, defect_classes: Sequence[int]) -> np.ndarray:
-        """The post-processed copy of an integer label map [H,W]."""
+        """An integer label map [H,W] post-processed (a new array; the input itself if nothing is asked)."""
         if self.is_identity:
             return pred_hw
         out = pred_hw.copy()
