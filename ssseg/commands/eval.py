@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 
+from ssseg.measure import cli as measure_cli
+
 HELP = "Re-evaluate a saved run's last (or given) checkpoint on a split; writes eval_<split>.json."
 
 
@@ -12,6 +14,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     parser.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
+    measure_cli.add_eval_arguments(parser)
 
 
 def run(args) -> int:
@@ -23,15 +26,19 @@ def run(args) -> int:
     import jax
 
     run_ = restore_run(args.workdir, args.step)
+    extras = measure_cli.EvalExtras(args, run_.spec)
     mesh = sharding.make_mesh()
     state = jax.device_put(run_.state, sharding.replicated(mesh))
-    records = Evaluator(run_, load_sources(run_.cfg.data), mesh).run(state, args.split)
-    out = {"step": int(run_.state.step), "split": args.split, "models": {r.pop("model"): r for r in records}}
-    with open(os.path.join(args.workdir, f"eval_{args.split}.json"), "w") as f:
-        json.dump(out, f, indent=2)
+    evaluator = Evaluator(run_, load_sources(run_.cfg.data), mesh)
+    records = evaluator.run(state, args.split)
+    models = {r["model"]: {k: v for k, v in r.items() if k != "model"} for r in records}
+    out = {"step": int(run_.state.step), "split": args.split, "models": models}
     for name, r in out["models"].items():
         per_class = ", ".join(f"{k} {v:.3f}" if v is not None else f"{k} –" for k, v in r["per_class_iou"].items())
         defect = f" defect_miou {r['defect_miou']:.4f}" if r.get("defect_miou") is not None else ""
         print(f"[{name}] step {out['step']} {args.split}: miou {r['miou']:.4f}{defect} pixel_acc {r['pixel_acc']:.4f}")
         print(f"  per-class IoU: {per_class}")
+    out.update(extras.run(run_, evaluator, state, records))
+    with open(os.path.join(args.workdir, f"eval_{args.split}.json"), "w") as f:
+        json.dump(out, f, indent=2)
     return 0

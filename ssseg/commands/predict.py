@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from ssseg.measure import cli as measure_cli
+
 HELP = "Write a PNG class-id mask and a colour overlay for every image in a folder, using a saved run."
 
 
@@ -12,6 +14,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--images", required=True, help="folder of images (png, jpg, bmp, tif)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--model", default=None, help="which eval model (student/teacher); default: the reported one")
+    measure_cli.add_predict_arguments(parser)
 
 
 def run(args) -> int:
@@ -29,15 +32,17 @@ def run(args) -> int:
     predictor = Predictor(args.workdir, args.model)
     os.makedirs(args.out, exist_ok=True)
     k = len(predictor.class_names)
+    measurer = measure_cli.PredictMeasurer(args, predictor.run.spec)
     for name in names:
         path = os.path.join(args.images, name)
         try:
             image = np.asarray(Image.open(path))
         except (UnidentifiedImageError, OSError) as e:
             raise DataError(f"{path}: not a readable image ({e.__class__.__name__})") from None
-        pred, _ = predictor.predict(image)
         stem = os.path.splitext(name)[0]
+        pred, _ = measurer.predict(predictor, stem, image)
         Image.fromarray(pred).save(os.path.join(args.out, f"{stem}_mask.png"))
         Image.fromarray(overlay(image, pred, k)).save(os.path.join(args.out, f"{stem}_overlay.png"))
+    measurer.finish(args.out)
     print(f"wrote {len(names)} masks and overlays to {args.out} (classes: {', '.join(predictor.class_names)})")
     return 0

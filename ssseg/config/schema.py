@@ -94,6 +94,9 @@ def base_config() -> ml_collections.ConfigDict:
     c.loss.class_weight_power = 0.5  # wce: weight ∝ frequency^-power
     c.loss.focal_gamma = 2.0
     c.loss.dice_weight = 1.0
+    # ohem: UniMatch's Cityscapes setting (configs/cityscapes.yaml); min_kept counts pixels per labeled batch
+    c.loss.ohem_thresh = 0.7
+    c.loss.ohem_min_kept = 200000
 
     c.method = method_defaults("supervised")
 

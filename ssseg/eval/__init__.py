@@ -1,1 +1,1 @@
-"""Evaluation: dataset-level confusion matrix, whole-image and sliding-window inference."""
+"""Evaluation: dataset-level confusion matrix, whole-image and sliding-window inference, corruptions (robustness to shift)."""

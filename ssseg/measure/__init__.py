@@ -1,0 +1,1 @@
+"""From masks to measurements: post-processing, defect instances, pass/fail rules, instance-level scores."""
