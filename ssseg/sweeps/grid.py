@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
 import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -220,3 +221,16 @@ def load_sweep(spec: str) -> tuple[str, list[Cell]]:
     if not cells or not all(isinstance(c, Cell) for c in cells):
         raise SweepError(f"{path}: get_sweep({name!r}) returned no list of ssseg.sweep.Cell")
     return path, ordered(cells)
+
+
+def default_ledger(spec: str) -> str | None:
+    """The ledger folder a sweep file names for sweep ``name`` (``get_ledger(name)``), or None."""
+    path, _, name = spec.partition(":")
+    get_ledger = getattr(import_experiment(path), "get_ledger", None)
+    return None if get_ledger is None else str(get_ledger(name or "main"))
+
+
+def study_ledger(sweep_file: str, name: str) -> Path:
+    """A study's ledger for sweep ``name``: ``<study>/ledger/<name>`` beside its sweep.py
+    (a study's sweeps share cell names, so each keeps its own records)."""
+    return Path(os.path.relpath(Path(sweep_file).resolve().parent / "ledger" / name))
