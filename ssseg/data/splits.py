@@ -159,8 +159,22 @@ def generate_splits(sources, budgets: Sequence[str], seeds: Sequence[int], split
     return written
 
 
+# Cityscapes names images `<city>_<seq>_<frame>_leftImg8bit.png`; its ids are the part before.
+_IMAGE_STEM_SUFFIXES = ("_leftImg8bit",)
+
+
+def id_from_image_path(path: str) -> str:
+    """`JPEGImages/2007_000032.jpg` -> `2007_000032`; `.../aachen_000000_000019_leftImg8bit.png` -> `aachen_000000_000019`."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    for suffix in _IMAGE_STEM_SUFFIXES:
+        if stem.endswith(suffix):
+            return stem[: -len(suffix)]
+    return stem
+
+
 def read_ids(path: str | os.PathLike) -> list[str]:
-    """Ids of a split file: one id per line, or UniMatch's `image_path mask_path` lines (id = image stem)."""
+    """Ids of a split file: one id per line, or UniMatch's `image_path mask_path` lines (id = image
+    stem, less Cityscapes' `_leftImg8bit`)."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise DataError(f"{path}: split file not found")
@@ -171,7 +185,7 @@ def read_ids(path: str | os.PathLike) -> list[str]:
             if not fields:
                 continue
             first = fields[0]
-            ids.append(os.path.splitext(os.path.basename(first))[0] if ("/" in first or len(fields) > 1) else first)
+            ids.append(id_from_image_path(first) if ("/" in first or len(fields) > 1) else first)
     return ids
 
 
