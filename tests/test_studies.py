@@ -42,7 +42,7 @@ def test_study_sweeps_load_and_every_cell_config_builds(path):
 
 
 def test_magnetic_tile_exposes_only_main_and_ablation():
-    assert len(load_sweep("experiments/magnetic_tile.py:main")[1]) == 3 + 7 * 4 * 3
+    assert len(load_sweep("experiments/magnetic_tile.py:main")[1]) == 3 + 7 * 3 * 3 + 2 * 3
     assert len(load_sweep("experiments/magnetic_tile.py:ablation")[1]) == 6 * 3
     for path in SWEEP_FILES:
         for name in import_experiment(str(path)).SWEEPS:

@@ -85,5 +85,6 @@ def run(args: argparse.Namespace, train_argv=None) -> int:
     launcher = make_launcher(getattr(args, "launcher", "local"), args.root,
                              parse_options(getattr(args, "launcher_arg", [])), echo=echo)
     summary = run_sweep(config_file, chosen, args.root, spec=args.sweep, train_argv=train_argv,
-                        echo=echo, ledger=ledger, launcher=launcher, ensure_splits=ensure_splits)
+                        echo=echo, ledger=ledger, launcher=launcher, ensure_splits=ensure_splits,
+                        order={c.name: i for i, c in enumerate(cells)})
     return 0 if summary.ok else 1

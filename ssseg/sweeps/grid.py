@@ -224,13 +224,14 @@ def load_sweep(spec: str) -> tuple[str, list[Cell]]:
 
 
 def default_ledger(spec: str) -> str | None:
-    """The ledger folder a sweep file names for sweep ``name`` (``get_ledger(name)``), or None."""
+    """The ledger folder of sweep ``path.py:name``: the file's ``get_ledger(name)``; for a
+    study's ``sweep.py`` without one, ``<study>/ledger/<name>`` (a study's sweeps share cell
+    names, so each keeps its own records); else None."""
     path, _, name = spec.partition(":")
+    name = name or "main"
     get_ledger = getattr(import_experiment(path), "get_ledger", None)
-    return None if get_ledger is None else str(get_ledger(name or "main"))
-
-
-def study_ledger(sweep_file: str, name: str) -> Path:
-    """A study's ledger for sweep ``name``: ``<study>/ledger/<name>`` beside its sweep.py
-    (a study's sweeps share cell names, so each keeps its own records)."""
-    return Path(os.path.relpath(Path(sweep_file).resolve().parent / "ledger" / name))
+    if get_ledger is not None:
+        return str(get_ledger(name))
+    if Path(path).name == "sweep.py":
+        return os.path.relpath(Path(path).resolve().parent / "ledger" / name)
+    return None

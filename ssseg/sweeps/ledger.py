@@ -94,9 +94,9 @@ class Ledger:
         diff = config_difference(record.get("config", {}), config)
         return None if diff is None else f"config changed ({diff})"
 
-    def write(self, cell: Cell, spec: str, outcome: dict, root: str | Path) -> Path:
+    def write(self, cell: Cell, spec: str, outcome: dict, root: str | Path, order: int | None = None) -> Path:
         """Record a finished cell from its outcome (:func:`ssseg.sweeps.launchers.read_outcome`);
-        returns the record's folder.
+        returns the record's folder. ``order``: the cell's place in its sweep (the report's row order).
 
         metrics.jsonl is written first and result.json last (by rename), so a folder
         with result.json is always complete."""
@@ -106,7 +106,7 @@ class Ledger:
         result["config"] = with_root_token(result.get("config", {}), root)
         if result.get("init_from"):
             result["init_from"] = result["config"].get("init_from")
-        result["cell"] = {"name": cell.name, "spec": spec, **cell.to_json()}
+        result["cell"] = {"name": cell.name, "spec": spec, "order": order, **cell.to_json()}
         _write_atomic(folder / METRICS_FILE, outcome.get("metrics", ""))
         _write_atomic(folder / RESULT_FILE, json.dumps(result, indent=2, sort_keys=True) + "\n")
         return folder

@@ -186,12 +186,14 @@ def run_sweep(config_file: str, cells: Sequence[Cell], root: str | Path, *,
               spec: str = "", train_argv: Sequence[str] = DEFAULT_TRAIN_ARGV,
               echo: TextIO | None = sys.stdout,
               log: Callable[[str], None] = print, ledger: Ledger | None = None,
-              launcher=None, ensure_splits: bool = False) -> SweepSummary:
+              launcher=None, ensure_splits: bool = False,
+              order: dict[str, int] | None = None) -> SweepSummary:
     """Run ``cells`` (already in dependency order) under ``root``; never raises for a failed cell.
 
     ``ledger``: skip cells it records with the same config, record each cell that
     finishes. ``launcher``: where cells train (default: here, one after another).
-    ``ensure_splits``: write a cell's missing split files before it starts."""
+    ``ensure_splits``: write a cell's missing split files before it starts. ``order``: each
+    cell's place in the whole sweep (default: in ``cells``), kept in its record."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     spec = spec or config_file
@@ -199,6 +201,7 @@ def run_sweep(config_file: str, cells: Sequence[Cell], root: str | Path, *,
     summary = SweepSummary()
     configs = {c.name: cell_config(config_file, c) for c in cells} if (ledger or ensure_splits) else {}
     prefix = {c.name: f"[{i}/{len(cells)}] {c.name}" for i, c in enumerate(cells, 1)}
+    order = order or {c.name: i for i, c in enumerate(cells)}
     have_run: set[str] = set()  # cells whose finished run folder is under root
     unusable: set[str] = set()  # failed, blocked or busy: what waits on them is blocked
     recorded: set[str] = set()
@@ -209,7 +212,7 @@ def run_sweep(config_file: str, cells: Sequence[Cell], root: str | Path, *,
             summary.skipped.append(cell.name)
             have_run.add(cell.name)
             if ledger is not None and ledger.mismatch(cell.name, configs[cell.name]):
-                ledger.write(cell, spec, read_outcome(root / cell.name), root)
+                ledger.write(cell, spec, read_outcome(root / cell.name), root, order.get(cell.name))
                 log(f"{prefix[cell.name]}: recorded in {ledger.directory}")
             continue
         reason = ledger.mismatch(cell.name, configs[cell.name]) if ledger is not None else None
@@ -244,7 +247,7 @@ def run_sweep(config_file: str, cells: Sequence[Cell], root: str | Path, *,
             have_run.add(name)
             log(f"{prefix[name]}: done in {entry['wall_time_s']} s")
             if ledger is not None:
-                log(f"{prefix[name]}: recorded in {ledger.write(cell, spec, result, root)}")
+                log(f"{prefix[name]}: recorded in {ledger.write(cell, spec, result, root, order.get(name))}")
             return
         reason = f"exit code {code}" if code else "exited 0 without writing result.json"
         set_status(root, name, {"status": "failed", "reason": reason, "log_tail": tail, **entry})
