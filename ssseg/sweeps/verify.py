@@ -59,11 +59,12 @@ def verify_cell(config_file: str, cells: Sequence[Cell], name: str, ledger: Ledg
 
 def _machine(result: dict) -> str:
     machine = result.get("machine") or {}
-    return f"{machine.get('devices', '?')} ({machine.get('platform', '?')}), commit {result.get('git_commit')}"
+    return f"{machine.get('devices', '?')} ({machine.get('platform', '?')}), commit {str(result.get('git_commit'))[:7]}"
 
 
-def report(name: str, diffs: Sequence[str], out=sys.stdout) -> int:
+def report(name: str, diffs: Sequence[str], out=None) -> int:
     """Print the verdict; 0 when bit-for-bit equal."""
+    out = out or sys.stdout
     if not diffs:
         print(f"verify {name}: every number matches the record bit for bit", file=out)
         return 0
