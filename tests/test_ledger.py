@@ -155,6 +155,7 @@ def test_submitit_local_executor_writes_the_same_records(tmp_path):
 
 @pytest.mark.slow  # starts a local Ray runtime (~10-20 s on 2 shared cores)
 def test_ray_local_runtime_writes_the_same_records(tmp_path):
+    pytest.importorskip("ray")  # pip install 'ssseg[cluster]'
     from ssseg.sweeps.launchers import RayLauncher
 
     local = Ledger(tmp_path / "ledger_local")
@@ -180,3 +181,12 @@ def test_number_differences_are_exact_and_ignore_timings():
         "metrics.jsonl line 1 (step 2, train): loss 1.5 recorded, 1.25 re-run"]
     assert number_differences(record, record, metrics, []) == [
         "metrics.jsonl: 1 records recorded, 0 re-run"]
+
+
+def test_a_sweep_overrides_only_where_this_machine_keeps_its_data():
+    from ssseg.commands.sweep import machine_overrides
+    from ssseg.sweeps.grid import SweepError
+
+    assert machine_overrides(["--config.data.manual_dir=/shared/mt"]) == {"data.manual_dir": "/shared/mt"}
+    with pytest.raises(SweepError, match="--config.train.steps: a sweep overrides only keys that do not change"):
+        machine_overrides(["--config.train.steps=5"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shlex
 import sys
 import tempfile
@@ -41,6 +42,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print one shell command per cell, in dependency order (for job arrays)")
     parser.add_argument("--python", default=sys.executable, help="interpreter that runs `-m ssseg train`")
     parser.add_argument("--quiet", action="store_true", help="write training output only to the cell logs")
+    # --config.data.manual_dir=... and the other keys that do not change the numbers: where
+    # this machine keeps the data, for every cell (records stay comparable across machines).
+    parser.set_defaults(accepts_config_overrides=True)
+
+
+def machine_overrides(extra) -> dict[str, str]:
+    """``--config.KEY=VALUE`` flags of a sweep, allowed only for the ledger's ignored keys."""
+    from ssseg.config.loader import parse_overrides
+    from ssseg.sweeps.grid import SweepError
+    from ssseg.sweeps.ledger import IGNORED_KEYS
+
+    pairs = dict(parse_overrides(list(extra or [])))
+    for key in pairs:
+        if key not in IGNORED_KEYS:
+            raise SweepError(f"--config.{key}: a sweep overrides only keys that do not change the numbers "
+                             f"({', '.join(IGNORED_KEYS)}); change the sweep file for anything else")
+    return pairs
 
 
 def run(args: argparse.Namespace, train_argv=None) -> int:
@@ -51,6 +69,8 @@ def run(args: argparse.Namespace, train_argv=None) -> int:
     from ssseg.sweeps.runner import cell_command, describe, run_sweep, select
 
     config_file, cells = load_sweep(args.sweep)
+    extra = machine_overrides(getattr(args, "extra", None))
+    cells = [dataclasses.replace(c, overrides={**c.overrides, **extra}) for c in cells]
     # A fake trainer (tests) reads no config: only the real one gets split files written first.
     ensure_splits = train_argv is None
     train_argv = list(train_argv or (args.python, "-m", "ssseg", "train"))
