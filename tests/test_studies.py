@@ -59,6 +59,8 @@ def _sweep_commands(text):
         command = line[line.index("ssseg sweep "):].split("`")[0].split(" #")[0]
         words = shlex.split(command)
         only = words[words.index("--only") + 1] if "--only" in words else None
+        if "--verify" in words:  # a cell name, matched exactly
+            only = words[words.index("--verify") + 1].replace("[", "[[]")
         yield words[2], only
 
 
