@@ -190,3 +190,19 @@ def test_a_sweep_overrides_only_where_this_machine_keeps_its_data():
     assert machine_overrides(["--config.data.manual_dir=/shared/mt"]) == {"data.manual_dir": "/shared/mt"}
     with pytest.raises(SweepError, match="--config.train.steps: a sweep overrides only keys that do not change"):
         machine_overrides(["--config.train.steps=5"])
+
+
+def test_steps_may_differ_between_columns_but_not_within_one(tmp_path):
+    from fabricated_runs import write_run
+
+    from ssseg.report import ReportError
+
+    write_run(tmp_path, "supervised", "1/8", 0, 0.5, 0.3, steps=100)
+    write_run(tmp_path, "unimatch", "1/8", 0, 0.6, 0.4, steps=100)
+    write_run(tmp_path, "supervised", "full", 0, 0.7, 0.6, {"train.steps": 800}, steps=800)
+    table = results_table(load_results(tmp_path))
+    assert table.steps == (("1/8", 100), ("full", 800))
+    assert " Steps: 1/8 100, full 800." in table.note
+    write_run(tmp_path, "unimatch", "full", 0, 0.7, 0.6, steps=100)
+    with pytest.raises(ReportError, match="refusing to put them in column 'full'.*'train.steps' \\(800 vs 100\\)"):
+        results_table(load_results(tmp_path))

@@ -67,13 +67,18 @@ def first_difference(a: dict, b: dict, allowed: Iterable[str]) -> tuple[str, Any
     return None
 
 
-def scoring_difference(a: dict, b: dict) -> tuple[str, Any, Any] | None:
-    """The first of ``SCORING_KEYS`` where configs a and b differ (missing keys as defaults)."""
+def keys_difference(a: dict, b: dict, keys: Sequence[str]) -> tuple[str, Any, Any] | None:
+    """The first of ``keys`` where configs a and b differ (missing keys as defaults)."""
     full_a, full_b = flatten(fill_defaults(a)), flatten(fill_defaults(b))
-    for key in SCORING_KEYS:
+    for key in keys:
         if full_a.get(key) != full_b.get(key):
             return key, full_a.get(key), full_b.get(key)
     return None
+
+
+def scoring_difference(a: dict, b: dict) -> tuple[str, Any, Any] | None:
+    """The first of ``SCORING_KEYS`` where configs a and b differ (missing keys as defaults)."""
+    return keys_difference(a, b, SCORING_KEYS)
 
 
 def _refuse(run_a: dict, run_b: dict, diff: tuple[str, Any, Any], scope: str) -> ReportError:
@@ -114,7 +119,7 @@ def check_comparable(results: Sequence[dict], cell_of=None) -> None:
     for run in trained:
         column = cell_of(run)[1]
         first = first_in_column.setdefault(column, run)
-        diff = _column_difference(first.get("config", {}), run.get("config", {}))
+        diff = keys_difference(first.get("config", {}), run.get("config", {}), COLUMN_KEYS)
         if diff:
             raise _refuse(first, run, diff, f"put them in column {column!r}")
     first_in_cell: dict = {}
@@ -127,12 +132,3 @@ def check_comparable(results: Sequence[dict], cell_of=None) -> None:
                                 SEED_KEYS + BOOKKEEPING_KEYS)
         if diff:
             raise _refuse(first_in_cell[cell], run, diff, f"average them in cell {cell}")
-
-
-
-def _column_difference(a: dict, b: dict) -> tuple[str, Any, Any] | None:
-    full_a, full_b = flatten(fill_defaults(a)), flatten(fill_defaults(b))
-    for key in COLUMN_KEYS:
-        if full_a.get(key) != full_b.get(key):
-            return key, full_a.get(key), full_b.get(key)
-    return None

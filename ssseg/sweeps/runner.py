@@ -276,7 +276,8 @@ def run_sweep(config_file: str, cells: Sequence[Cell], root: str | Path, *,
                     summary.busy.append(cell.name)
                     unusable.add(cell.name)
                     continue
-                if is_finished(root, cell.name) and cell.name not in needed:  # finished by another process meanwhile
+                if is_finished(root, cell.name) and _same_run(root, cell.name, configs.get(cell.name)):
+                    # finished by another sweep process meanwhile
                     claim.close()
                     log(f"{prefix[cell.name]}: skipped (result.json exists)")
                     summary.skipped.append(cell.name)
