@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import shlex
 import subprocess
 import time
@@ -40,15 +41,15 @@ def read_outcome(workdir: str | Path) -> dict | None:
             "metrics": metrics.read_text() if metrics.is_file() else ""}
 
 
-def run_logged(argv: Sequence[str], log_path: str | Path,
-               echo: TextIO | None = None) -> tuple[int, list[str]]:
-    """Run argv, teeing stdout+stderr to log_path (and echo); return (exit code, last lines)."""
+def run_logged(argv: Sequence[str], log_path: str | Path, echo: TextIO | None = None,
+               cwd: str | None = None) -> tuple[int, list[str]]:
+    """Run argv in ``cwd``, teeing stdout+stderr to log_path (and echo); return (exit code, last lines)."""
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a") as log, subprocess.Popen(
             list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, bufsize=1) as proc:
+            text=True, bufsize=1, cwd=cwd) as proc:
         log.write(f"$ {shlex.join(argv)}\n")
         try:
             for line in proc.stdout:
@@ -65,10 +66,15 @@ def run_logged(argv: Sequence[str], log_path: str | Path,
     return code, list(tail)
 
 
-def execute_cell(argv: Sequence[str], log_path: str, workdir: str,
-                 echo: TextIO | None = None) -> tuple[int, list[str], dict | None]:
-    """The job of every launcher: train one cell; (exit code, last log lines, outcome)."""
-    code, tail = run_logged(argv, log_path, echo)
+def execute_cell(argv: Sequence[str], log_path: str, workdir: str, echo: TextIO | None = None,
+                 cwd: str | None = None) -> tuple[int, list[str], dict | None]:
+    """The job of every launcher: train one cell; (exit code, last log lines, outcome).
+
+    ``cwd``: the sweep's working directory (the repo root), since a cluster worker starts
+    elsewhere and the configs name their files relative to it."""
+    if cwd is not None:
+        log_path, workdir = str(Path(cwd, log_path)), str(Path(cwd, workdir))
+    code, tail = run_logged(argv, log_path, echo, cwd)
     return code, tail, read_outcome(workdir) if code == 0 else None
 
 
@@ -155,7 +161,7 @@ class SubmititLauncher(_PollingLauncher):
         self._batch: list[tuple[str, tuple]] = []
 
     def submit(self, name: str, argv: Sequence[str], log_path: Path, workdir: Path) -> None:
-        self._batch.append((name, (list(argv), str(log_path), str(workdir))))
+        self._batch.append((name, (list(argv), str(log_path), str(workdir), None, os.getcwd())))
 
     def flush(self) -> None:
         if not self._batch:
@@ -205,7 +211,7 @@ class RayLauncher(_PollingLauncher):
         self.remote = ray.remote(execute_cell).options(**per_cell)
 
     def submit(self, name: str, argv: Sequence[str], log_path: Path, workdir: Path) -> None:
-        self._running[name] = self.remote.remote(list(argv), str(log_path), str(workdir))
+        self._running[name] = self.remote.remote(list(argv), str(log_path), str(workdir), None, os.getcwd())
 
     def flush(self) -> None:
         pass

@@ -182,28 +182,12 @@ def _recorded_but_needed(cells: Sequence[Cell], queued: set[str], recorded: set[
     return needed
 
 
-def run_sweep(config_file: str, cells: Sequence[Cell], root: str | Path, *,
-              spec: str = "", train_argv: Sequence[str] = DEFAULT_TRAIN_ARGV,
-              echo: TextIO | None = sys.stdout,
-              log: Callable[[str], None] = print, ledger: Ledger | None = None,
-              launcher=None, ensure_splits: bool = False,
-              order: dict[str, int] | None = None) -> SweepSummary:
-    """Run ``cells`` (already in dependency order) under ``root``; never raises for a failed cell.
-
-    ``ledger``: skip cells it records with the same config, record each cell that
-    finishes. ``launcher``: where cells train (default: here, one after another).
-    ``ensure_splits``: write a cell's missing split files before it starts. ``order``: each
-    cell's place in the whole sweep (default: in ``cells``), kept in its record."""
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    spec = spec or config_file
-    record_cells(root, spec, cells)
-    summary = SweepSummary()
-    configs = {c.name: cell_config(config_file, c) for c in cells} if (ledger or ensure_splits) else {}
-    prefix = {c.name: f"[{i}/{len(cells)}] {c.name}" for i, c in enumerate(cells, 1)}
-    order = order or {c.name: i for i, c in enumerate(cells)}
-    have_run: set[str] = set()  # cells whose finished run folder is under root
-    unusable: set[str] = set()  # failed, blocked or busy: what waits on them is blocked
+def _plan(cells, root: Path, configs: dict, ledger: Ledger | None, spec: str, order: dict,
+          prefix: dict, summary: SweepSummary, log) -> tuple[list[Cell], set[str]]:
+    """(cells to train, in order; cells whose finished run folder is under root). Skips
+    cells finished under root (recording them in the ledger if it lacks them) and cells the
+    ledger records, except a recorded cell whose checkpoint a cell to train needs."""
+    have_run: set[str] = set()
     recorded: set[str] = set()
     queued: list[Cell] = []
     for cell in cells:
@@ -230,7 +214,31 @@ def run_sweep(config_file: str, cells: Sequence[Cell], root: str | Path, *,
         elif cell.name in recorded:
             log(f"{prefix[cell.name]}: skipped (recorded in {ledger.directory})")
             summary.skipped.append(cell.name)
-    queue = [c for c in cells if c in queued or c.name in needed]
+    return [c for c in cells if c in queued or c.name in needed], have_run
+
+
+def run_sweep(config_file: str, cells: Sequence[Cell], root: str | Path, *,
+              spec: str = "", train_argv: Sequence[str] = DEFAULT_TRAIN_ARGV,
+              echo: TextIO | None = sys.stdout,
+              log: Callable[[str], None] = print, ledger: Ledger | None = None,
+              launcher=None, ensure_splits: bool = False,
+              order: dict[str, int] | None = None) -> SweepSummary:
+    """Run ``cells`` (already in dependency order) under ``root``; never raises for a failed cell.
+
+    ``ledger``: skip cells it records with the same config, record each cell that
+    finishes. ``launcher``: where cells train (default: here, one after another).
+    ``ensure_splits``: write a cell's missing split files before it starts. ``order``: each
+    cell's place in the whole sweep (default: in ``cells``), kept in its record."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    spec = spec or config_file
+    record_cells(root, spec, cells)
+    summary = SweepSummary()
+    configs = {c.name: cell_config(config_file, c) for c in cells} if (ledger or ensure_splits) else {}
+    prefix = {c.name: f"[{i}/{len(cells)}] {c.name}" for i, c in enumerate(cells, 1)}
+    order = order or {c.name: i for i, c in enumerate(cells)}
+    queue, have_run = _plan(cells, root, configs, ledger, spec, order, prefix, summary, log)
+    unusable: set[str] = set()  # failed, blocked or busy: what waits on them is blocked
 
     launcher = launcher or LocalLauncher(echo)
     running: dict[str, tuple] = {}  # name -> (cell, claim, start time, argv)
