@@ -72,36 +72,85 @@ def get_config(arg=None):
 
 
 # --- sweeps: `ssseg sweep experiments/magnetic_tile.py:<name> --root runs/mt_<name>` ---
+# Each cell that finishes is recorded in get_ledger(name) (committed; a recorded cell
+# with the same config is not run again), and the tables come from the ledger:
+#   ssseg report experiments/studies/magnetic_tile_main/ledger --out experiments/studies/magnetic_tile_main
 MAIN_REGIMES = ("supervised", "pretrained+supervised", "fixmatch", "unimatch", "pretrained+unimatch",
                 "mean_teacher", "cps")
-MAIN_BUDGETS = ("1/16", "1/8", "1/4", "full")
+MAIN_BUDGETS = ("1/16", "1/8", "1/4")
+FULL_REGIMES = ("supervised", "pretrained+supervised")  # the full-label reference row
 SEEDS = (0, 1, 2)
-# Self-supervised pretraining on every train image (no labels); its probe is fitted
-# on the smallest budget. "pretrained+X" cells start from it (init_from). Masked image
-# modelling, because on these tiles it is the pretraining that helps fine-tuning, and
-# PixPro and PixContrast did not (experiments/studies/pretrain_lr, experiments/studies/pretrain).
+# The best recipe found so far: experiments/studies/semi_lr_m99 (AdamW, encoder 1e-3,
+# decoder 4e-3, 1500 steps; the pseudo-labellers' teacher an EMA at momentum 0.99).
+RECIPE_STEPS = 1500
+RECIPE_EVERY = {"optim.lr": 1e-3, "optim.head_lr_mult": 4.0}
+RECIPE_LABELLERS = {"method.teacher": "ema", "method.ema_momentum": 0.99}
+LABELLERS = ("fixmatch", "unimatch", "mean_teacher", "cps")
+# Equal epochs: every budget sees its labeled set as often as 1/8 does in RECIPE_STEPS
+# (~100 epochs of 117 tiles at batch 8), never fewer than RECIPE_STEPS steps.
+EPOCHS_OF = "1/8"
+TRAIN_POOL = 941  # labeled train tiles: experiments/splits/magnetic_tile/full/seed<k>/labeled.txt
+STEPS_ROUND = 500  # the preset's eval interval
+# Self-supervised pretraining on every train image (no labels; its probe fitted on the
+# smallest budget), 3000 steps as in experiments/studies/pretrain_lr. "pretrained+X" cells
+# start from it (init_from). Masked image modelling, because on these tiles it is the
+# pretraining that helps fine-tuning, and PixPro and PixContrast did not
+# (experiments/studies/pretrain_lr, experiments/studies/pretrain).
 PRETRAIN_METHOD = "pretrain_mim"
-# UniMatch components at 1/8, switched one at a time off the reference (UniMatch V1 defaults).
+PRETRAIN_OVERRIDES = {"train.steps": 3000, "train.eval_every": 1000}
+# UniMatch components at 1/8, switched one at a time off the main grid's UniMatch cell.
 ABLATION_SWITCHES = {
     "single_strong": ({"method.dual_strong": True}, {"method.dual_strong": False}),
     "no_feature_perturb": ({"method.feature_perturb": True}, {"method.feature_perturb": False}),
     "no_cutmix": ({"method.cutmix_prob": 0.5}, {"method.cutmix_prob": 0.0}),
     "class_adaptive": ({"method.class_adaptive": False}, {"method.class_adaptive": True}),
-    "ema_teacher": ({"method.teacher": "self"}, {"method.teacher": "ema"}),
+    "no_ema_teacher": ({"method.teacher": "ema"}, {"method.teacher": "self"}),
 }
 
 
+def budget_steps(budget):
+    """Training steps at ``budget``: max(RECIPE_STEPS, RECIPE_STEPS x labeled(budget) /
+    labeled(1/8)), rounded to STEPS_ROUND: 1/16 and 1/8 1500, 1/4 3000, full 12000."""
+    from ssseg.data.splits import budget_size
+
+    scaled = RECIPE_STEPS * budget_size(budget, TRAIN_POOL) / budget_size(EPOCHS_OF, TRAIN_POOL)
+    return max(RECIPE_STEPS, STEPS_ROUND * round(scaled / STEPS_ROUND))
+
+
+def recipe_overrides(regime, budget):
+    """The recipe's overrides of one main-grid cell: rates, steps, and the teacher of a pseudo-labeller."""
+    method = regime.split("+")[-1]
+    return {"train.steps": budget_steps(budget), **RECIPE_EVERY,
+            **(RECIPE_LABELLERS if method in LABELLERS else {})}
+
+
 def get_sweep(name):
-    """`main`: regimes x budgets x seeds (report rows = regime); `ablation`:
-    UniMatch components at 1/8 x seeds (report rows = variant). The studies that
-    led to this recipe keep their own sweeps in experiments/studies/<study>/sweep.py."""
+    """`main`: every regime at 1/16, 1/8, 1/4 and supervised (from random init and from
+    pretraining) at full, x seeds 0-2, with semi_lr_m99's recipe; report rows = regime.
+    Schedule rule: equal epochs over the labeled set, as many as 1/8's 1500 steps give,
+    never fewer than 1500 steps (budget_steps: 1/16 and 1/8 1500, 1/4 3000, full 12000;
+    every regime of a budget trains as long). `ablation`: the main grid's UniMatch at 1/8
+    with one component switched at a time, seeds 0-2; report rows = variant. The studies
+    that led to this recipe keep their own sweeps in experiments/studies/<study>/sweep.py."""
     from ssseg.sweeps.grid import SweepError, ablation_grid, grid, pretrain_cells, switch_variants
 
     if name == "main":
-        pretrain = pretrain_cells(SEEDS, method=PRETRAIN_METHOD, extra_arg=f"budget={MAIN_BUDGETS[0]}")
-        return pretrain + grid(MAIN_REGIMES, MAIN_BUDGETS, SEEDS)
+        cells = pretrain_cells(SEEDS, method=PRETRAIN_METHOD, name=PRETRAIN_METHOD,
+                               extra_arg=f"budget={MAIN_BUDGETS[0]}", overrides=PRETRAIN_OVERRIDES)
+        for regime in MAIN_REGIMES:
+            for budget in MAIN_BUDGETS + (("full",) if regime in FULL_REGIMES else ()):
+                cells += grid((regime,), (budget,), SEEDS, overrides=recipe_overrides(regime, budget),
+                              pretrain_name=PRETRAIN_METHOD)
+        return cells
     if name == "ablation":
+        reference = recipe_overrides("unimatch", "1/8")
         variants = switch_variants(ABLATION_SWITCHES, reference="unimatch")
-        return ablation_grid("method=unimatch", variants, SEEDS, budget="1/8")
+        return ablation_grid("method=unimatch", {v: {**reference, **o} for v, o in variants.items()},
+                             SEEDS, budget="1/8")
     raise SweepError(f"sweep {name!r} not in experiments/magnetic_tile.py: expected main or ablation "
                      f"(the studies' sweeps are in experiments/studies/<study>/sweep.py)")
+
+
+def get_ledger(name):
+    """Where sweep ``name``'s cell records are committed."""
+    return f"experiments/studies/magnetic_tile_{name}/ledger"

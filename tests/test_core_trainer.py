@@ -20,7 +20,7 @@ def _result(workdir):
 
 def test_result_json_follows_the_contract(smoke_run_dir):
     r = _result(smoke_run_dir)
-    assert {"dataset", "method", "regime", "budget", "seed", "steps", "checkpoint", "val", "test", "wall_time_s", "git_commit", "config"} <= set(r)
+    assert {"dataset", "method", "regime", "budget", "seed", "steps", "checkpoint", "val", "test", "wall_time_s", "git_commit", "machine", "config"} <= set(r)
     assert (r["dataset"], r["method"], r["regime"], r["checkpoint"], r["steps"]) == ("synthetic_defects", "supervised", "supervised", "last", 4)
     assert set(r["test"]["per_class_iou"]) == {"background", "scratch", "pit", "stain"}
     assert 0.0 <= r["test"]["miou"] <= 1.0 and r["test"]["defect_miou"] is not None

@@ -54,7 +54,7 @@ def test_markdown_table(sweep_root):
         "| unimatch | **40.0 (1)** | **62.0 ± 2.6 (3)** | – |",
         "",
         "Mean ± sample std (ddof=1) over seeds, number of seeds in parentheses; test split, "
-        "checkpoint: last; best per column in bold; – = no finished run.",
+        "checkpoint: last; best per column in bold; – = no finished run. Code: unknown (9 runs).",
     ]
 
 

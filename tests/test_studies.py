@@ -42,7 +42,7 @@ def test_study_sweeps_load_and_every_cell_config_builds(path):
 
 
 def test_magnetic_tile_exposes_only_main_and_ablation():
-    assert len(load_sweep("experiments/magnetic_tile.py:main")[1]) == 3 + 7 * 4 * 3
+    assert len(load_sweep("experiments/magnetic_tile.py:main")[1]) == 3 + 7 * 3 * 3 + 2 * 3
     assert len(load_sweep("experiments/magnetic_tile.py:ablation")[1]) == 6 * 3
     for path in SWEEP_FILES:
         for name in import_experiment(str(path)).SWEEPS:
@@ -59,6 +59,8 @@ def _sweep_commands(text):
         command = line[line.index("ssseg sweep "):].split("`")[0].split(" #")[0]
         words = shlex.split(command)
         only = words[words.index("--only") + 1] if "--only" in words else None
+        if "--verify" in words:  # a cell name, matched exactly
+            only = words[words.index("--verify") + 1].replace("[", "[[]")
         yield words[2], only
 
 

@@ -22,19 +22,45 @@ def configs(spec):
     return out
 
 
-@pytest.mark.parametrize("spec", ["experiments/magnetic_tile.py:main", "experiments/camvid.py:main"])
-def test_main_grids_are_one_comparable_table(spec):
-    cells = configs(spec)
-    budgets = {"magnetic_tile": ["1/16", "1/8", "1/4", "full"],
-               "camvid": ["1/16", "1/8", "1/4", "1/2", "full"]}[spec.split("/")[1].split(".")[0]]
-    assert len(cells) == 3 + 7 * len(budgets) * 3
-    cell, config = cells["pretrained+unimatch__b1_8__s2"]
-    assert config["init_from"] == "runs/x/pretrain_dense__s2" and cell.after == ("pretrain_dense__s2",)
-    expected = {"magnetic_tile": "pretrain_mim", "camvid": "pretrain_pixpro"}[spec.split("/")[1].split(".")[0]]
-    assert cells["pretrain_dense__s1"][1]["method"]["name"] == expected
+def _one_table(cells):
     runs = [{"workdir": name, "checkpoint": "last", "config": config}
             for name, (cell, config) in cells.items() if "regime" in cell.grid and "budget" in cell.grid]
     check_comparable(runs, cell_of=lambda r: tuple(cells[r["workdir"]][0].grid[k] for k in ("regime", "budget")))
+
+
+def test_camvid_main_grid_is_one_comparable_table():
+    cells = configs("experiments/camvid.py:main")
+    assert len(cells) == 3 + 7 * 5 * 3
+    cell, config = cells["pretrained+unimatch__b1_8__s2"]
+    assert config["init_from"] == "runs/x/pretrain_dense__s2" and cell.after == ("pretrain_dense__s2",)
+    assert cells["pretrain_dense__s1"][1]["method"]["name"] == "pretrain_pixpro"
+    _one_table(cells)
+
+
+def test_magnetic_tile_main_grid_is_semi_lr_m99_with_steps_scaled_to_the_labeled_set():
+    cells = configs("experiments/magnetic_tile.py:main")
+    assert len(cells) == 3 + 7 * 3 * 3 + 2 * 3
+    assert {name.split("__")[0] for name in cells if "__bfull__" in name} == {"supervised", "pretrained+supervised"}
+    steps = {budget: {config["train"]["steps"] for name, (cell, config) in cells.items()
+                      if cell.grid.get("budget") == budget} for budget in ("1/16", "1/8", "1/4", "full")}
+    assert steps == {"1/16": {1500}, "1/8": {1500}, "1/4": {3000}, "full": {12000}}
+    # Equal epochs over the labeled set: 1500 x 8 / 117 at 1/8; 3000 x 8 / 235; 12000 x 8 / 941.
+    with open("experiments/splits/magnetic_tile/full/seed0/labeled.txt") as f:
+        assert len(f.read().split()) == 941
+    # At 1/16 and 1/8 the cells are semi_lr_m99's and pretrain_lr's, key for key.
+    studies = {**configs(SEMI_LR_M99), **configs(PRETRAIN_LR)}
+    for name, (_, config) in studies.items():
+        if name in cells:
+            assert first_difference(studies[name][1], cells[name][1], allowed=()) is None, name
+    # supervised, FixMatch, UniMatch x 2 budgets x 3 seeds; 3 pretrainings; pretrained+supervised
+    # x 2 budgets and pretrained+UniMatch at 1/16, x 3 seeds.
+    assert sum(name in cells for name in studies) == 3 * 2 * 3 + 3 + 2 * 3 + 3
+    for method in ("mean_teacher", "cps"):
+        assert cells[f"{method}__b1_4__s1"][1]["method"]["teacher"] == "ema"
+        assert cells[f"{method}__b1_4__s1"][1]["method"]["ema_momentum"] == 0.99
+    cell, config = cells["pretrained+unimatch__b1_8__s2"]
+    assert config["init_from"] == "runs/x/pretrain_mim__s2" and cell.after == ("pretrain_mim__s2",)
+    _one_table(cells)
 
 
 def test_ablation_flips_one_unimatch_switch_per_variant():
@@ -45,14 +71,14 @@ def test_ablation_flips_one_unimatch_switch_per_variant():
                 "no_feature_perturb": ("method.feature_perturb", True, False),
                 "no_cutmix": ("method.cutmix_prob", 0.5, 0.0),
                 "class_adaptive": ("method.class_adaptive", False, True),
-                "ema_teacher": ("method.teacher", "self", "ema")}
+                "no_ema_teacher": ("method.teacher", "ema", "self")}
     for variant, diff in expected.items():
         config = cells[f"abl__{variant}__b1_8__s0"][1]
         assert first_difference(reference, config, allowed=()) == diff
         assert first_difference(reference, config, allowed=(diff[0],)) is None
-    # The reference is UniMatch's own defaults: the explicit overrides change nothing.
-    assert first_difference(reference, to_plain(load_config("experiments/magnetic_tile.py:method=unimatch")),
-                            allowed=()) is None
+    # The reference is the main grid's UniMatch cell at 1/8.
+    main = configs("experiments/magnetic_tile.py:main")
+    assert first_difference(reference, main["unimatch__b1_8__s0"][1], allowed=()) is None
 
 
 def test_semi_grid_gives_only_the_pseudo_labellers_an_ema_teacher():

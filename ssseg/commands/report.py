@@ -1,4 +1,4 @@
-"""`ssseg report ROOT`: tables and figures from the finished runs under a sweep root."""
+"""`ssseg report ROOT [ROOT ...]`: tables and figures from the finished runs under sweep roots and ledgers."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ HELP = ("Aggregate result.json files under a sweep root into Markdown/LaTeX/CSV 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ssseg.report.load import MODEL_CHOICES
 
-    parser.add_argument("root", help="sweep root holding one workdir per run")
-    parser.add_argument("--out", default=None, help="output folder (default: ROOT/report)")
+    parser.add_argument("root", nargs="+",
+                        help="sweep root holding one workdir per run, or a ledger of cell records "
+                             "(experiments/studies/<study>/ledger); several are read together")
+    parser.add_argument("--out", default=None, help="output folder (default: the first ROOT/report)")
     parser.add_argument("--metric", choices=("miou", "defect_miou"), default=None,
                         help="table only this metric (default: mIoU, and defect mIoU where defined)")
     parser.add_argument("--split", choices=("test", "val"), default="test")

@@ -1,4 +1,4 @@
-"""`ssseg splits generate|check`: write and verify the fixed label-budget files."""
+"""`ssseg splits generate|check|import`: write, verify and import the fixed label-budget files."""
 
 from __future__ import annotations
 
@@ -12,14 +12,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for action, text in (
         ("generate", "write labeled/unlabeled id lists for every budget and seed"),
         ("check", "prove labeled, unlabeled, val and test never share an image and every id exists"),
+        ("import", "read published split lists (UniMatch's splits/<dataset>/<budget>/, CPS's "
+                   "*labeled_1-<n>.txt) into experiments/splits, then check them"),
     ):
         p = actions.add_parser(action, help=text, description=text)
         p.add_argument("--dataset", required=True, help="dataset name, e.g. synthetic_defects, magnetic_tile")
         p.add_argument("--manual-dir", default="", help="folder with the dataset's raw files (data.manual_dir)")
         p.add_argument("--data-dir", default="", help="TFDS data dir (default $TFDS_DATA_DIR or ~/tensorflow_datasets)")
         p.add_argument("--splits-dir", default="experiments/splits", help="root of the split files")
-        p.add_argument("--budgets", nargs="+", default=None, help="e.g. 1/16 1/8 40 full (default: the dataset's)")
-        p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+        if action != "import":  # published lists bring their own budgets, one draw each
+            p.add_argument("--budgets", nargs="+", default=None, help="e.g. 1/16 1/8 40 full (default: the dataset's)")
+            p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    importer = actions.choices["import"]
+    importer.add_argument("source", help="folder of published lists, e.g. UniMatch/splits/pascal or "
+                                         "UniMatch/splits/cityscapes")
+    importer.add_argument("--seed", type=int, default=0, help="seed folder to file them under (default 0)")
     check = actions.choices["check"]
     check.add_argument(
         "--labeled", default="", help="check this file instead (one id per line, or UniMatch `img mask` lines)"
@@ -71,5 +78,15 @@ def _check(args) -> int:
     return 0
 
 
+def _import(args) -> int:
+    from ssseg.data.import_splits import import_splits
+
+    for budget, directory, n_labeled, n_unlabeled in import_splits(args.source, _sources(args), args.seed,
+                                                                   args.splits_dir):
+        print(f"{directory}: {args.dataset} {budget} seed{args.seed}: checked "
+              f"({n_labeled} labeled, {n_unlabeled} unlabeled)")
+    return 0
+
+
 def run(args) -> int:
-    return _generate(args) if args.action == "generate" else _check(args)
+    return {"generate": _generate, "check": _check, "import": _import}[args.action](args)

@@ -118,33 +118,63 @@ def budget_dir(splits_dir: str | os.PathLike, dataset: str, budget: str, seed: i
     return os.path.join(os.fspath(splits_dir), dataset, budget_dirname(budget), f"seed{seed}")
 
 
-def _write_ids(path: str, ids: Sequence[str]) -> None:
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
-        f.writelines(f"{i}\n" for i in ids)
+def _write_ids(path: str, ids: Sequence[str], exclusive: bool = False) -> None:
+    if not exclusive:
+        with open(path, "w", encoding="utf-8", newline="\n") as f:
+            f.writelines(f"{i}\n" for i in ids)
+        return
+    # Written aside, then linked into place: a reader never sees half a file, and a file
+    # that appeared meanwhile (another process, same draw) is kept, never overwritten.
+    tmp = f"{path}.{os.getpid()}.tmp"
+    _write_ids(tmp, ids)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        os.remove(tmp)
 
 
-def write_budget(splits_dir, dataset: str, budget: str, seed: int, labeled, unlabeled) -> str:
-    """Write one budget's files; returns its directory."""
+def write_budget(splits_dir, dataset: str, budget: str, seed: int, labeled, unlabeled,
+                 exclusive: bool = False) -> str:
+    """Write one budget's files; returns its directory. ``exclusive``: keep files already there."""
     directory = budget_dir(splits_dir, dataset, budget, seed)
     os.makedirs(directory, exist_ok=True)
-    _write_ids(os.path.join(directory, LABELED_FILE), labeled)
-    _write_ids(os.path.join(directory, UNLABELED_FILE), unlabeled)
+    _write_ids(os.path.join(directory, LABELED_FILE), labeled, exclusive)
+    _write_ids(os.path.join(directory, UNLABELED_FILE), unlabeled, exclusive)
     return directory
+
+
+def draw_dataset_budgets(sources, budgets: Sequence[str], seed: int) -> dict[str, tuple[list[str], list[str]]]:
+    """{budget: (labeled, unlabeled)} of a built dataset (`DataSources`) for one seed."""
+    return draw_budgets(sources.ids("train"), sources.class_presence, budgets, seed, sources.ids("unlabeled"))
 
 
 def generate_splits(sources, budgets: Sequence[str], seeds: Sequence[int], splits_dir) -> list[str]:
     """Write every (budget, seed) of a built dataset (`DataSources`); returns the directories written."""
-    pool = sources.ids("train")
-    extra = sources.ids("unlabeled")
     written = []
     for seed in seeds:
-        for budget, (labeled, unlabeled) in draw_budgets(pool, sources.class_presence, budgets, seed, extra).items():
+        for budget, (labeled, unlabeled) in draw_dataset_budgets(sources, budgets, seed).items():
             written.append(write_budget(splits_dir, sources.spec.name, budget, seed, labeled, unlabeled))
     return written
 
 
+# Cityscapes names images `<city>_<seq>_<frame>_leftImg8bit.png`; its ids are the part before.
+_IMAGE_STEM_SUFFIXES = ("_leftImg8bit",)
+
+
+def id_from_image_path(path: str) -> str:
+    """`JPEGImages/2007_000032.jpg` -> `2007_000032`; `.../aachen_000000_000019_leftImg8bit.png` -> `aachen_000000_000019`."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    for suffix in _IMAGE_STEM_SUFFIXES:
+        if stem.endswith(suffix):
+            return stem[: -len(suffix)]
+    return stem
+
+
 def read_ids(path: str | os.PathLike) -> list[str]:
-    """Ids of a split file: one id per line, or UniMatch's `image_path mask_path` lines (id = image stem)."""
+    """Ids of a split file: one id per line, or UniMatch's `image_path mask_path` lines (id = image
+    stem, less Cityscapes' `_leftImg8bit`)."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise DataError(f"{path}: split file not found")
@@ -155,7 +185,7 @@ def read_ids(path: str | os.PathLike) -> list[str]:
             if not fields:
                 continue
             first = fields[0]
-            ids.append(os.path.splitext(os.path.basename(first))[0] if ("/" in first or len(fields) > 1) else first)
+            ids.append(id_from_image_path(first) if ("/" in first or len(fields) > 1) else first)
     return ids
 
 

@@ -50,6 +50,8 @@ class ResultsTable:
     checkpoint: str
     dataset: str
     networks: tuple[str, ...] = ()  # which network's scores the cells hold (teacher, student)
+    commits: tuple[tuple[str, int], ...] = ()  # (code commit, runs) behind the table
+    steps: tuple[tuple[str, int], ...] = ()  # (column, train.steps) where columns differ
 
     def get(self, row: str, col: str) -> CellStats | None:
         return self.cells.get((row, col))
@@ -72,7 +74,19 @@ class ResultsTable:
         networks = f" ({' where there is one, else '.join(self.networks)})" if self.networks else ""
         return (f"Mean ± sample std (ddof=1) over seeds, number of seeds in parentheses; "
                 f"{self.split} split, checkpoint: {self.checkpoint}{networks}; best per column in bold; "
-                f"– = no finished run.")
+                f"– = no finished run.{self.steps_note}{self.commits_note}")
+
+    @property
+    def steps_note(self) -> str:
+        if not self.steps:
+            return ""
+        return " Steps: " + ", ".join(f"{col} {steps}" for col, steps in self.steps) + "."
+
+    @property
+    def commits_note(self) -> str:
+        if not self.commits:
+            return ""
+        return " Code: " + ", ".join(f"{commit} ({n} runs)" for commit, n in self.commits) + "."
 
 
 def resolve_row_key(results: Sequence[dict], row_key: str = "auto") -> str:
@@ -139,7 +153,28 @@ def results_table(results: Sequence[dict], metric: str = "miou", split: str = "t
         cells={k: CellStats(tuple(v)) for k, v in values.items()},
         checkpoint=str(next((r for r in runs if not is_zero_label(r)), runs[0]).get("checkpoint", "unknown")),
         dataset=str(runs[0].get("dataset", "")),
-        networks=_networks(runs, split))
+        networks=_networks(runs, split), commits=commits_of(runs),
+        steps=_column_steps(runs, cell_of, cols))
+
+
+def commits_of(runs: Sequence[dict]) -> tuple[tuple[str, int], ...]:
+    """(short commit, number of runs) of the code behind the runs, most runs first; a run
+    trained from a checkout with uncommitted changes is marked ``+dirty``."""
+    counts: dict[str, int] = {}
+    for r in runs:
+        if is_zero_label(r) and not r.get("git_commit"):
+            continue
+        name = str(r.get("git_commit") or "unknown")[:7] + ("+dirty" if r.get("git_dirty") else "")
+        counts[name] = counts.get(name, 0) + 1
+    return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _column_steps(runs: Sequence[dict], cell_of, cols: Sequence[str]) -> tuple[tuple[str, int], ...]:
+    """Each column's train.steps, when the columns do not all train alike."""
+    steps = {cell_of(r)[1]: r.get("steps") for r in runs if not is_zero_label(r) and r.get("steps")}
+    if len(set(steps.values())) <= 1:
+        return ()
+    return tuple((c, int(steps[c])) for c in cols if c in steps)
 
 
 def _networks(runs: Sequence[dict], split: str) -> tuple[str, ...]:

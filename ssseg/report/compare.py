@@ -7,7 +7,9 @@ Keys that may differ anywhere because they do not change the numbers
 (where data lives, how often to log/evaluate/checkpoint, eval batching):
   see ``BOOKKEEPING_KEYS``.
 Within one table cell (same row and column) only ``seed``, ``init_from``
-and bookkeeping keys may differ. A zero-label reference (no training, no
+and bookkeeping keys may differ. ``COLUMN_KEYS`` (the schedule's length) may
+differ between columns, never within one: a grid may train each budget for
+as many steps as its labeled set needs (the note under the table lists them). A zero-label reference (no training, no
 checkpoint) joins a table when it was scored on the same data at the same
 resolution (``SCORING_KEYS``).
 
@@ -29,6 +31,7 @@ BOOKKEEPING_KEYS = (
     "train.log_every", "train.eval_every", "train.checkpoint_every", "train.keep_checkpoints",
 )
 SEED_KEYS = ("seed", "init_from")
+COLUMN_KEYS = ("train.steps",)
 # What a zero-label reference shares with trained runs: the dataset and the resolution
 # its labels are scored at (the rest of its config is whatever file it was pointed at).
 SCORING_KEYS = ("data.name", "data.base_size")
@@ -64,13 +67,18 @@ def first_difference(a: dict, b: dict, allowed: Iterable[str]) -> tuple[str, Any
     return None
 
 
-def scoring_difference(a: dict, b: dict) -> tuple[str, Any, Any] | None:
-    """The first of ``SCORING_KEYS`` where configs a and b differ (missing keys as defaults)."""
+def keys_difference(a: dict, b: dict, keys: Sequence[str]) -> tuple[str, Any, Any] | None:
+    """The first of ``keys`` where configs a and b differ (missing keys as defaults)."""
     full_a, full_b = flatten(fill_defaults(a)), flatten(fill_defaults(b))
-    for key in SCORING_KEYS:
+    for key in keys:
         if full_a.get(key) != full_b.get(key):
             return key, full_a.get(key), full_b.get(key)
     return None
+
+
+def scoring_difference(a: dict, b: dict) -> tuple[str, Any, Any] | None:
+    """The first of ``SCORING_KEYS`` where configs a and b differ (missing keys as defaults)."""
+    return keys_difference(a, b, SCORING_KEYS)
 
 
 def _refuse(run_a: dict, run_b: dict, diff: tuple[str, Any, Any], scope: str) -> ReportError:
@@ -101,12 +109,19 @@ def check_comparable(results: Sequence[dict], cell_of=None) -> None:
         if is_zero_label(other) and not is_zero_label(reference):
             diff = scoring_difference(reference.get("config", {}), other.get("config", {}))
         else:
-            diff = first_difference(reference.get("config", {}), other.get("config", {}),
-                                    GRID_KEYS + BOOKKEEPING_KEYS)
+            allowed = GRID_KEYS + BOOKKEEPING_KEYS + (COLUMN_KEYS if cell_of else ())
+            diff = first_difference(reference.get("config", {}), other.get("config", {}), allowed)
         if diff:
             raise _refuse(reference, other, diff, "put them in one table")
     if cell_of is None:
         return
+    first_in_column: dict = {}
+    for run in trained:
+        column = cell_of(run)[1]
+        first = first_in_column.setdefault(column, run)
+        diff = keys_difference(first.get("config", {}), run.get("config", {}), COLUMN_KEYS)
+        if diff:
+            raise _refuse(first, run, diff, f"put them in column {column!r}")
     first_in_cell: dict = {}
     for run in results:
         cell = cell_of(run)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from ssseg.errors import SsSegError
 
@@ -15,11 +15,12 @@ class ReportError(SsSegError):
 
 
 def load_results(root: str | Path) -> list[dict]:
-    """Every ``<root>/**/result.json``, sorted by path.
+    """Every ``<root>/**/result.json``, sorted by path: run folders and ledger records alike.
 
     Each dict gains ``workdir`` (str), ``name`` (workdir name), ``grid`` (the
-    cell's grid coordinates from ``<root>/sweep_cells.json``, ``{}`` if not a
-    sweep) and ``order`` (position in the sweep, or None).
+    cell's grid coordinates from ``<root>/sweep_cells.json``, or from a ledger
+    record's ``cell`` entry; ``{}`` if not a sweep) and ``order`` (position in the
+    sweep, or None).
     """
     root = Path(root)
     if not root.is_dir():
@@ -32,12 +33,29 @@ def load_results(root: str | Path) -> list[dict]:
         except json.JSONDecodeError as e:
             raise ReportError(f"{path}: not valid JSON ({e})") from None
         name = path.parent.name
+        recorded = result.get("cell") or {}  # a ledger record carries its cell
         result["workdir"] = str(path.parent)
         result["name"] = name
-        result["grid"] = dict(cells.get(name, {}).get("grid", {}))
-        result["order"] = order.get(name)
+        result["grid"] = dict(cells.get(name, {}).get("grid", recorded.get("grid", {})))
+        result["order"] = order.get(name, recorded.get("order"))
         results.append(result)
     return results
+
+
+def load_many(roots: Sequence[str | Path]) -> list[dict]:
+    """:func:`load_results` of several roots (sweep roots, ledgers), a cell found twice with
+    the same config (its run folder and its ledger record) counted once: the first root's."""
+    from ssseg.sweeps.ledger import config_difference, with_root_token
+
+    kept: list[dict] = []
+    for root in roots:
+        for result in load_results(root):
+            config = with_root_token(result.get("config", {}), Path(result["workdir"]).parent)
+            same = [k for k in kept if k["name"] == result["name"]
+                    and config_difference(k["_config"], config) is None]
+            if not same:
+                kept.append({**result, "_config": config})
+    return [{k: v for k, v in r.items() if k != "_config"} for r in kept]
 
 
 def _sweep_cells(root: Path) -> tuple[dict, dict]:

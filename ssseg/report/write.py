@@ -8,7 +8,7 @@ from typing import Sequence
 from matplotlib.figure import Figure
 
 from ssseg.report.aggregate import METRICS, results_table, table_runs
-from ssseg.report.load import ReportError, budget_sort_key, coordinate, load_results, select_model
+from ssseg.report.load import ReportError, budget_sort_key, coordinate, load_many, select_model
 from ssseg.report.per_class import per_class_iou_frame, plot_per_class_heatmap
 from ssseg.report.per_run import per_run_markdown
 from ssseg.report.plots import plot_learning_curves, plot_miou_vs_budget
@@ -27,18 +27,21 @@ def _budget_slug(budget: str) -> str:
     return str(budget).replace("/", "_")
 
 
-def write_report(root: str | Path, out_dir: str | Path | None = None,
+def write_report(root: str | Path | Sequence[str | Path], out_dir: str | Path | None = None,
                  metrics: Sequence[str] | None = None, split: str = "test",
                  row_key: str = "auto", model: str = "reported") -> list[Path]:
     """Write ``<metric>.{md,tex,csv}``, ``<metric>_vs_budget.png``, ``learning_curves.png``,
     ``per_class_iou_<budget>.png``, ``runs.md`` (one line per run), ``pseudo_labels.md``
     (runs with pseudo-label diagnostics) and a ``report.md`` index; return the paths
-    written. ``model``: see :func:`ssseg.report.load.select_model`."""
-    results = load_results(root)
+    written. ``root``: a sweep root or ledger, or several (a cell in two counts once, see
+    :func:`ssseg.report.load.load_many`). ``model``: see :func:`ssseg.report.load.select_model`."""
+    roots = [root] if isinstance(root, (str, Path)) else list(root)
+    results = load_many(roots)
+    root = ", ".join(str(r) for r in roots)
     runs = select_model(table_runs(results), model)
     if not runs:
         raise ReportError(f"no finished runs (result.json) under {str(root)!r}")
-    out = Path(out_dir) if out_dir else Path(root) / "report"
+    out = Path(out_dir) if out_dir else Path(roots[0]) / "report"
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
 

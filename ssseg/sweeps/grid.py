@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
 import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -220,3 +221,17 @@ def load_sweep(spec: str) -> tuple[str, list[Cell]]:
     if not cells or not all(isinstance(c, Cell) for c in cells):
         raise SweepError(f"{path}: get_sweep({name!r}) returned no list of ssseg.sweep.Cell")
     return path, ordered(cells)
+
+
+def default_ledger(spec: str) -> str | None:
+    """The ledger folder of sweep ``path.py:name``: the file's ``get_ledger(name)``; for a
+    study's ``sweep.py`` without one, ``<study>/ledger/<name>`` (a study's sweeps share cell
+    names, so each keeps its own records); else None."""
+    path, _, name = spec.partition(":")
+    name = name or "main"
+    get_ledger = getattr(import_experiment(path), "get_ledger", None)
+    if get_ledger is not None:
+        return str(get_ledger(name))
+    if Path(path).name == "sweep.py":
+        return os.path.relpath(Path(path).resolve().parent / "ledger" / name)
+    return None

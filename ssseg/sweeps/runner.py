@@ -1,7 +1,10 @@
-"""Run a sweep's cells one after another, each as its own training subprocess.
+"""Run a sweep's cells, each as its own training process (here, or through a launcher).
 
-A cell whose workdir holds ``result.json`` is skipped; an interrupted one is
-simply rerun (the trainer resumes from its checkpoints). A failing cell is
+A cell whose workdir holds ``result.json``, or whose ledger record holds its config
+(:mod:`ssseg.sweeps.ledger`), is skipped; an interrupted one is simply rerun (the
+trainer resumes from its checkpoints). Each cell that finishes is recorded in the
+ledger. Cells go to a launcher (:mod:`ssseg.sweeps.launchers`) as soon as the cells
+they wait on have finished. A failing cell is
 recorded in ``<root>/sweep_status.json`` (exit code and the last log lines)
 and the sweep goes on; cells that wait on it are marked ``blocked``.
 
@@ -20,19 +23,22 @@ import fnmatch
 import json
 import os
 import shlex
-import subprocess
 import sys
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
+import ml_collections
+
+from ssseg.config.loader import load_config, to_plain
+from ssseg.data.ensure_splits import ensure_budget
 from ssseg.sweeps.grid import Cell, resolve_overrides
+from ssseg.sweeps.launchers import LocalLauncher, read_outcome
+from ssseg.sweeps.ledger import Ledger, config_difference, with_root_token
 
 STATUS_FILE = "sweep_status.json"
 CELLS_FILE = "sweep_cells.json"
 LOG_DIR = "sweep_logs"
-TAIL_LINES = 30
 
 DEFAULT_TRAIN_ARGV = (sys.executable, "-m", "ssseg", "train")
 
@@ -153,92 +159,186 @@ def record_cells(root: str | Path, spec: str, cells: Sequence[Cell]) -> None:
         _write_json(path, data)
 
 
-def _run_logged(argv: Sequence[str], log_path: Path, echo: TextIO | None) -> tuple[int, list[str]]:
-    """Run argv, teeing stdout+stderr to log_path (and echo); return (exit code, last lines)."""
-    tail: deque[str] = deque(maxlen=TAIL_LINES)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "a") as log, subprocess.Popen(
-            list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, bufsize=1) as proc:
-        log.write(f"$ {shlex.join(argv)}\n")
-        try:
-            for line in proc.stdout:
-                log.write(line)
-                tail.append(line.rstrip("\n"))
-                if echo is not None:
-                    echo.write(line)
-                    echo.flush()
-        except KeyboardInterrupt:
-            proc.terminate()
-            proc.wait()
-            raise
-        code = proc.wait()
-    return code, list(tail)
+def cell_config(config_file: str, cell: Cell) -> dict:
+    """The cell's resolved config as its trainer writes it, with ``{root}`` left unresolved."""
+    cfg = load_config(f"{config_file}:{cell.config_arg}",
+                      [format_override(k, v) for k, v in cell.overrides.items()])
+    return to_plain(cfg)
+
+
+def _recorded_but_needed(cells: Sequence[Cell], queued: set[str], recorded: set[str]) -> dict[str, list[str]]:
+    """Recorded cells whose run folder (checkpoint, for init_from) a cell to be run needs:
+    {cell: the cells that need it}. The ledger keeps no checkpoints, so these train again."""
+    needed: dict[str, list[str]] = {}
+    by_name = {c.name: c for c in cells}
+    frontier = [by_name[n] for n in queued]
+    while frontier:
+        cell = frontier.pop()
+        for dep in cell.after:
+            if dep in recorded:
+                if dep not in needed:
+                    frontier.append(by_name[dep])
+                needed.setdefault(dep, []).append(cell.name)
+    return needed
+
+
+def _plan(cells, root: Path, configs: dict, ledger: Ledger | None, spec: str, order: dict,
+          prefix: dict, summary: SweepSummary, log) -> tuple[list[Cell], set[str]]:
+    """(cells to train, in order; cells whose finished run folder is under root). Skips
+    cells finished under root (recording them in the ledger if it lacks them) and cells the
+    ledger records, except a recorded cell whose checkpoint a cell to train needs."""
+    have_run: set[str] = set()
+    recorded: set[str] = set()
+    queued: list[Cell] = []
+    for cell in cells:
+        if is_finished(root, cell.name) and _same_run(root, cell.name, configs.get(cell.name)):
+            log(f"{prefix[cell.name]}: skipped (result.json exists)")
+            summary.skipped.append(cell.name)
+            have_run.add(cell.name)
+            if ledger is not None and ledger.mismatch(cell.name, configs[cell.name]):
+                ledger.write(cell, spec, read_outcome(root / cell.name), root, order.get(cell.name))
+                log(f"{prefix[cell.name]}: recorded in {ledger.directory}")
+            continue
+        reason = ledger.mismatch(cell.name, configs[cell.name]) if ledger is not None else None
+        if ledger is not None and reason is None:
+            recorded.add(cell.name)
+            continue
+        if reason and reason != "no record":
+            log(f"{prefix[cell.name]}: ledger record stale, {reason}")
+        queued.append(cell)
+    needed = _recorded_but_needed(cells, {c.name for c in queued}, recorded)
+    for cell in cells:
+        if cell.name in needed:
+            log(f"{prefix[cell.name]}: recorded, trains again: {', '.join(needed[cell.name])} "
+                f"start from its checkpoint")
+        elif cell.name in recorded:
+            log(f"{prefix[cell.name]}: skipped (recorded in {ledger.directory})")
+            summary.skipped.append(cell.name)
+    return [c for c in cells if c in queued or c.name in needed], have_run
 
 
 def run_sweep(config_file: str, cells: Sequence[Cell], root: str | Path, *,
               spec: str = "", train_argv: Sequence[str] = DEFAULT_TRAIN_ARGV,
               echo: TextIO | None = sys.stdout,
-              log: Callable[[str], None] = print) -> SweepSummary:
-    """Run ``cells`` (already in dependency order) under ``root``; never raises for a failed cell."""
+              log: Callable[[str], None] = print, ledger: Ledger | None = None,
+              launcher=None, ensure_splits: bool = False,
+              order: dict[str, int] | None = None) -> SweepSummary:
+    """Run ``cells`` (already in dependency order) under ``root``; never raises for a failed cell.
+
+    ``ledger``: skip cells it records with the same config, record each cell that
+    finishes. ``launcher``: where cells train (default: here, one after another).
+    ``ensure_splits``: write a cell's missing split files before it starts. ``order``: each
+    cell's place in the whole sweep (default: in ``cells``), kept in its record."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    record_cells(root, spec or config_file, cells)
+    spec = spec or config_file
+    record_cells(root, spec, cells)
     summary = SweepSummary()
-    unusable: set[str] = set()
-    for i, cell in enumerate(cells, 1):
-        prefix = f"[{i}/{len(cells)}] {cell.name}"
-        if is_finished(root, cell.name):
-            log(f"{prefix}: skipped (result.json exists)")
-            summary.skipped.append(cell.name)
-            continue
-        waiting = [d for d in cell.after if d in unusable or not is_finished(root, d)]
-        if waiting:
-            log(f"{prefix}: blocked (waits on unfinished {', '.join(waiting)})")
-            set_status(root, cell.name, {"status": "blocked", "waits_on": waiting})
-            summary.blocked.append(cell.name)
-            unusable.add(cell.name)
-            continue
-        claim = claim_cell(root, cell.name)
-        if claim is None:
-            log(f"{prefix}: running in another sweep process, passed over")
-            summary.busy.append(cell.name)
-            unusable.add(cell.name)
-            continue
-        with claim:
-            if is_finished(root, cell.name):  # finished by another process since the check above
-                log(f"{prefix}: skipped (result.json exists)")
-                summary.skipped.append(cell.name)
-                continue
-            argv = cell_command(cell, config_file, root, train_argv)
-            resumed = (root / cell.name).exists()
-            log(f"{prefix}: {'resuming' if resumed else 'starting'}")
-            start = time.time()
-            code, tail = _run_logged(argv, root / LOG_DIR / f"{cell.name}.log", echo)
+    configs = {c.name: cell_config(config_file, c) for c in cells} if (ledger or ensure_splits) else {}
+    prefix = {c.name: f"[{i}/{len(cells)}] {c.name}" for i, c in enumerate(cells, 1)}
+    order = order or {c.name: i for i, c in enumerate(cells)}
+    queue, have_run = _plan(cells, root, configs, ledger, spec, order, prefix, summary, log)
+    unusable: set[str] = set()  # failed, blocked or busy: what waits on them is blocked
+
+    launcher = launcher or LocalLauncher(echo)
+    running: dict[str, tuple] = {}  # name -> (cell, claim, start time, argv)
+
+    def finish(name: str, outcome: tuple) -> None:
+        cell, claim, start, argv = running.pop(name)
+        claim.close()
+        code, tail, result = outcome
         entry = {"command": shlex.join(argv), "returncode": code,
                  "wall_time_s": round(time.time() - start, 1)}
-        if code == 0 and is_finished(root, cell.name):
-            set_status(root, cell.name, {"status": "done", **entry})
-            summary.ran.append(cell.name)
-            log(f"{prefix}: done in {entry['wall_time_s']} s")
-        else:
-            reason = f"exit code {code}" if code else "exited 0 without writing result.json"
-            set_status(root, cell.name, {"status": "failed", "reason": reason, "log_tail": tail, **entry})
-            summary.failed.append(cell.name)
-            unusable.add(cell.name)
-            log(f"{prefix}: FAILED ({reason}); log: {root / LOG_DIR / (cell.name + '.log')}")
+        if code == 0 and result is not None:
+            set_status(root, name, {"status": "done", **entry})
+            summary.ran.append(name)
+            have_run.add(name)
+            log(f"{prefix[name]}: done in {entry['wall_time_s']} s")
+            if ledger is not None:
+                log(f"{prefix[name]}: recorded in {ledger.write(cell, spec, result, root, order.get(name))}")
+            return
+        reason = f"exit code {code}" if code else "exited 0 without writing result.json"
+        set_status(root, name, {"status": "failed", "reason": reason, "log_tail": tail, **entry})
+        summary.failed.append(name)
+        unusable.add(name)
+        log(f"{prefix[name]}: FAILED ({reason}); log: {root / LOG_DIR / (name + '.log')}")
+
+    try:
+        while queue or running:
+            for cell in list(queue):
+                pending = {c.name for c in queue} | set(running)
+                waiting = [d for d in cell.after if d not in have_run]
+                if any(d in unusable or d not in pending for d in waiting):
+                    queue.remove(cell)
+                    log(f"{prefix[cell.name]}: blocked (waits on unfinished {', '.join(waiting)})")
+                    set_status(root, cell.name, {"status": "blocked", "waits_on": waiting})
+                    summary.blocked.append(cell.name)
+                    unusable.add(cell.name)
+                    continue
+                if waiting:  # its dependencies are still training elsewhere
+                    continue
+                queue.remove(cell)
+                claim = claim_cell(root, cell.name)
+                if claim is None:
+                    log(f"{prefix[cell.name]}: running in another sweep process, passed over")
+                    summary.busy.append(cell.name)
+                    unusable.add(cell.name)
+                    continue
+                if is_finished(root, cell.name) and _same_run(root, cell.name, configs.get(cell.name)):
+                    # finished by another sweep process meanwhile
+                    claim.close()
+                    log(f"{prefix[cell.name]}: skipped (result.json exists)")
+                    summary.skipped.append(cell.name)
+                    have_run.add(cell.name)
+                    continue
+                if ensure_splits:
+                    _ensure_splits(configs[cell.name], log)
+                argv = cell_command(cell, config_file, root, train_argv)
+                log(f"{prefix[cell.name]}: {'resuming' if (root / cell.name).exists() else 'starting'}")
+                running[cell.name] = (cell, claim, time.time(), argv)
+                launcher.submit(cell.name, argv, root / LOG_DIR / f"{cell.name}.log", root / cell.name)
+                for name, outcome in launcher.poll():  # the local launcher has finished it already
+                    finish(name, outcome)
+            launcher.flush()
+            for name, outcome in launcher.wait():
+                finish(name, outcome)
+    finally:
+        launcher.close()
     for line in summary.lines():
         log(line)
     return summary
 
 
+def _same_run(root: Path, name: str, config: dict | None) -> bool:
+    """Whether the finished run folder holds ``config`` (unknown config: assume it does).
+    One that does not is left to the trainer, which refuses to overwrite it."""
+    if config is None:
+        return True
+    result = json.loads((root / name / "result.json").read_text())
+    return config_difference(with_root_token(result.get("config", {}), root), config) is None
+
+
+def _ensure_splits(config: dict, log: Callable[[str], None]) -> None:
+    from ssseg.data.sources import load_sources  # TFDS: imported only when a sweep writes splits
+
+    data = config["data"]
+    message = ensure_budget(data["name"], data["budget"], config["seed"], data["splits_dir"],
+                            lambda: load_sources(ml_collections.ConfigDict(data)))
+    if message:
+        log(message)
+
+
 def describe(config_file: str, cells: Sequence[Cell], root: str | Path,
-             train_argv: Sequence[str] = DEFAULT_TRAIN_ARGV) -> list[str]:
+             train_argv: Sequence[str] = DEFAULT_TRAIN_ARGV, ledger: Ledger | None = None) -> list[str]:
     """Dry-run listing: each cell's state, dependencies and command."""
     lines = []
     for cell in cells:
-        state = "finished" if is_finished(root, cell.name) else (
-            "partial (will resume)" if (Path(root) / cell.name).exists() else "pending")
+        if is_finished(root, cell.name):
+            state = "finished"
+        elif ledger is not None and ledger.mismatch(cell.name, cell_config(config_file, cell)) is None:
+            state = "recorded"
+        else:
+            state = "partial (will resume)" if (Path(root) / cell.name).exists() else "pending"
         after = f"  after: {', '.join(cell.after)}" if cell.after else ""
         lines.append(f"{cell.name}  [{state}]{after}")
         lines.append("    " + shlex.join(cell_command(cell, config_file, root, train_argv)))

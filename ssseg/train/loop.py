@@ -28,13 +28,14 @@ from ssseg.data import pipeline
 from ssseg.data.registry import get_spec
 from ssseg.data.sampling import repeat_factor_ids
 from ssseg.data.sources import load_sources
+from ssseg.data.ensure_splits import ensure_budget
 from ssseg.data.splits import check_disjoint, load_budget
 from ssseg.errors import CheckpointError
 from ssseg.eval.evaluator import Evaluator
 from ssseg.train import checkpoint, class_counts, sharding
 from ssseg.train.init_from import apply_init_from
 from ssseg.train.metrics_log import MetricsLog
-from ssseg.train.provenance import git_commit, git_dirty
+from ssseg.train.provenance import git_commit, git_dirty, machine
 from ssseg.train.setup import build_run
 from ssseg.train.step import compile_train_step
 
@@ -70,6 +71,9 @@ def _train(cfg, workdir: str, show_progress: bool) -> dict:
     # Data: the budget's labeled ids, the rest of train as the unlabeled pool.
     spec = get_spec(cfg.data.name, cfg.data.manual_dir or None)
     sources = load_sources(cfg.data)
+    generated = ensure_budget(cfg.data.name, cfg.data.budget, cfg.seed, cfg.data.splits_dir, sources)
+    if generated:
+        print(generated)
     labeled_ids, unlabeled_ids = load_budget(cfg.data.name, cfg.data.budget, cfg.seed, cfg.data.splits_dir)
     check_disjoint(sources, labeled_ids, unlabeled_ids, where=f"{cfg.data.splits_dir} budget {cfg.data.budget} seed {cfg.seed}")
     # Class frequencies of the labeled budget, for the class-weighted losses.
@@ -177,6 +181,7 @@ def _train(cfg, workdir: str, show_progress: bool) -> dict:
         "models": {r["model"]: {"val": _strip(v), "test": _strip(r)} for v, r in zip(val, test)},
         "wall_time_s": round(time.time() - t_start, 1),
         **code_version,
+        "machine": machine(),
         "config": to_plain(cfg),
     }
     with open(result_path + ".tmp", "w") as f:

@@ -28,3 +28,23 @@ def git_dirty(cwd: str | None = None) -> bool | None:
     """Whether tracked files differ from HEAD (None outside git)."""
     out = _git(["status", "--porcelain", "--untracked-files=no"], cwd)
     return None if out is None else bool(out.strip())
+
+
+def machine() -> dict:
+    """The kind of machine a run trained on: bit-for-bit equality is promised only between
+    runs on the same kind (same platform, devices and library versions)."""
+    import platform
+
+    import jax
+    import jaxlib
+
+    devices = jax.devices()
+    return {
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "devices": f"{len(devices)} x {devices[0].device_kind}",
+        "jax": jax.__version__,
+        "jaxlib": jaxlib.__version__,
+    }
