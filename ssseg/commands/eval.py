@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import os
 
-HELP = "Re-evaluate a saved run's last (or given) checkpoint on a split; writes eval_<split>.json."
+from ssseg.review.options import add_eval_arguments
+
+HELP = ("Re-evaluate a saved run's last (or given) checkpoint on a split; writes eval_<split>.json with the "
+        "review AUC of the uncertainty score and the calibration (ECE, reliability_<split>.png).")
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     parser.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
+    add_eval_arguments(parser)
 
 
 def run(args) -> int:
@@ -27,6 +31,12 @@ def run(args) -> int:
     state = jax.device_put(run_.state, sharding.replicated(mesh))
     records = Evaluator(run_, load_sources(run_.cfg.data), mesh).run(state, args.split)
     out = {"step": int(run_.state.step), "split": args.split, "models": {r.pop("model"): r for r in records}}
+    review_lines = []
+    if not args.no_review and run_.ctx.method.evaluate is None:  # a segmentation head to review
+        from ssseg.review.eval_report import review_and_calibration
+
+        review, review_lines = review_and_calibration(run_, args.workdir, args.split, args)
+        out.update(review)
     with open(os.path.join(args.workdir, f"eval_{args.split}.json"), "w") as f:
         json.dump(out, f, indent=2)
     for name, r in out["models"].items():
@@ -34,4 +44,6 @@ def run(args) -> int:
         defect = f" defect_miou {r['defect_miou']:.4f}" if r.get("defect_miou") is not None else ""
         print(f"[{name}] step {out['step']} {args.split}: miou {r['miou']:.4f}{defect} pixel_acc {r['pixel_acc']:.4f}")
         print(f"  per-class IoU: {per_class}")
+    for line in review_lines:
+        print(line)
     return 0
