@@ -30,14 +30,18 @@ def test_disagreement_is_total_variation():
 
 
 def test_image_score_aggregations():
-    uncertainty = np.array([[0.2, 0.8], [0.4, 0.0]])
-    pred = np.array([[1, 2], [0, 0]])
-    assert image_score(uncertainty, pred) == pytest.approx(0.5)  # mean over the two defect pixels
-    assert image_score(uncertainty, pred, "max") == pytest.approx(0.8)
-    assert image_score(uncertainty, pred, "share", threshold=0.4) == pytest.approx(0.5)
-    assert image_score(uncertainty, np.zeros_like(pred)) == 0.0
+    uncertainty = np.array([[0.2, 0.8], [0.4, 0.0], [0.6, 0.1]])
+    # background probability per pixel: a defect, a defect, a near miss (argmax background
+    # at 0.45 but 0.55 on defects), sure background, sure background, exactly half
+    p_background = np.array([[0.1, 0.3], [0.45, 0.9], [0.99, 0.5]])
+    probs = np.stack([p_background, 0.3 * (1 - p_background), 0.7 * (1 - p_background)], -1)
+    assert image_score(uncertainty, probs) == pytest.approx((0.2 + 0.8 + 0.4 + 0.1) / 4)
+    assert image_score(uncertainty, probs, "max") == pytest.approx(0.8)
+    assert image_score(uncertainty, probs, "share", threshold=0.4) == pytest.approx(3 / 6)
+    background_only = np.stack([np.full((3, 2), 0.8), np.full((3, 2), 0.2)], -1)
+    assert image_score(uncertainty, background_only) == 0.0
     with pytest.raises(ConfigError, match="aggregation 'mean'"):
-        image_score(uncertainty, pred, "mean")
+        image_score(uncertainty, probs, "mean")
     assert defect_areas(np.array([[0, 3], [3, 1]]), 4) == {1: 1, 3: 2}
 
 

@@ -53,7 +53,7 @@ def review_and_calibration(run, workdir: str, split: str, args) -> tuple[dict, l
             continue
         other = apply_temperature(predictor.probabilities(record["image"], partner), temperature) if partner else None
         quality.append(miou)
-        scores.append(image_score(uncertainty_maps(probs, other)[args.uncertainty], pred, args.aggregation,
+        scores.append(image_score(uncertainty_maps(probs, other)[args.uncertainty], probs, args.aggregation,
                                   args.uncertain_threshold))
     review = screening.review_auc(np.asarray(quality), np.asarray(scores), args.bad_iou)
     review.update(model=predictor.model_name, uncertainty=args.uncertainty, aggregation=args.aggregation,

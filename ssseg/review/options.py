@@ -15,8 +15,8 @@ def add_scoring_arguments(parser) -> None:
     parser.add_argument("--uncertainty", default="entropy", choices=MEASURES,
                         help="the map that is scored and drawn (disagreement: teacher vs student, runs with both)")
     parser.add_argument("--aggregation", default="defect_mean", choices=AGGREGATIONS,
-                        help="image score from the uncertainty map: mean over predicted-defect pixels (default), "
-                             "max, or share of pixels >= --uncertain-threshold")
+                        help="image score from the uncertainty map: mean over candidate defect pixels, "
+                             "1 - p(background) >= 0.5 (default), max, or share of pixels >= --uncertain-threshold")
     parser.add_argument("--uncertain-threshold", type=float, default=0.5,
                         help="a pixel counts as uncertain at this value (for --aggregation share)")
 

@@ -29,7 +29,9 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 img { display: block; image-rendering: pixelated; max-width: 256px; max-height: 256px; }
 .swatch { display: inline-block; width: 0.9em; height: 0.9em; margin-right: 0.3em; vertical-align: -0.1em; }
 ul.classes { list-style: none; margin: 0; padding: 0; }
-.legend span { margin-right: 1em; white-space: nowrap; }
+.legend > span { margin-right: 1em; white-space: nowrap; }
+.scale { display: inline-block; width: 8em; height: 0.9em; vertical-align: -0.1em;
+  margin: 0 0.4em; background: linear-gradient(to right, #000004, #3b0f70, #8c2981, #de4968, #fe9f6d, #fcfdbf); }
 """
 
 _SCRIPT = """
@@ -43,8 +45,9 @@ function sortQueue(key) {
     return descending ? y - x : x - y;
   });
   rows.forEach(function (r) { body.appendChild(r); });
-  document.getElementById('sort-score').dataset.order = key === 'score' ? (descending ? 'desc' : 'asc') : 'desc';
-  document.getElementById('sort-score').textContent = 'score ' + (key !== 'score' || descending ? '\\u25BC' : '\\u25B2');
+  const scoreButton = document.getElementById('sort-score');
+  scoreButton.dataset.order = key === 'score' && !descending ? 'asc' : 'desc';
+  scoreButton.textContent = 'score ' + (scoreButton.dataset.order === 'desc' ? '\\u25BC' : '\\u25B2');
 }
 document.getElementById('sort-score').addEventListener('click', function () { sortQueue('score'); });
 document.getElementById('sort-rank').addEventListener('click', function () { sortQueue('rank'); });
@@ -95,7 +98,7 @@ def write_page(review_dir: str, items: Sequence[ReviewItem], overlay_paths: dict
 <body>
 <h1>Review queue: {len(items)} of {total_images} images</h1>
 <p class="about">{html.escape(about)}</p>
-<p class="legend">{legend}</p>
+<p class="legend">{legend}<span>uncertainty: certain <span class="scale"></span> uncertain</span></p>
 <table id="queue">
 <thead><tr><th><button id="sort-rank" type="button">#</button></th><th>image</th>
 <th><button id="sort-score" type="button" data-order="desc">score &#9660;</button></th>

@@ -1,4 +1,5 @@
-"""The reliability plot of `ssseg eval`: accuracy against confidence per bin, before and after temperature scaling."""
+"""The reliability plot of `ssseg eval`: accuracy against mean confidence per bin, before and after
+temperature scaling, over the share of pixels in each bin."""
 
 from __future__ import annotations
 
@@ -22,12 +23,16 @@ def plot_reliability(calib: dict, title: str) -> Figure:
             if key not in calib:
                 continue
             summary = calib[key][panel]
-            accuracy = np.array([np.nan if a is None else a for a in summary["bins"]["accuracy"]])
+            bins = summary["bins"]
+            filled = [i for i, n in enumerate(bins["count"]) if n > 0]
             ece = "–" if summary["ece"] is None else f"{summary['ece']:.4f}"
-            ax.bar(centres - width / 4 + offset * width / 2, np.nan_to_num(accuracy), width=width / 2,
-                   color=colour, alpha=0.8, label=f"{label.format(t=calib['temperature'])}: ECE {ece}")
-        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (max probability)", ylabel="accuracy",
-               title=panel_title)
+            # a point per non-empty bin at (mean confidence, accuracy): a bin of all-wrong pixels shows at 0
+            ax.plot([bins["confidence"][i] for i in filled], [bins["accuracy"][i] for i in filled], "o-",
+                    color=colour, ms=4, label=f"{label.format(t=calib['temperature'])}: ECE {ece}")
+            share = np.asarray(bins["count"], np.float64) / max(1, sum(bins["count"]))
+            ax.bar(centres - width / 4 + offset * width / 2, 0.15 * share, width=width / 2, color=colour, alpha=0.3)
+        ax.set(xlim=(0, 1), ylim=(-0.02, 1.02), xlabel="confidence (max probability)",
+               ylabel="accuracy (bars: share of pixels, x0.15)", title=panel_title)
         ax.legend(loc="upper left", fontsize=8)
     fig.suptitle(f"reliability, {num_bins} bins: {title}")
     return fig

@@ -63,9 +63,8 @@ class ReviewOutputs:
         Image.fromarray(colour_map(maps[self.measure])).save(os.path.join(self.maps_dir, f"{stem}_uncertainty.png"))
         names = self.predictor.class_names
         areas = defect_areas(pred, len(names))
-        item = queue.ReviewItem(image=name, stem=stem,
-                                score=image_score(maps[self.measure], pred, self.aggregation, self.uncertain_threshold),
-                                class_areas={names[c]: a for c, a in areas.items()})
+        score = image_score(maps[self.measure], probs, self.aggregation, self.uncertain_threshold)
+        item = queue.ReviewItem(image=name, stem=stem, score=score, class_areas={names[c]: a for c, a in areas.items()})
         self.items.append(item)
         self.overlays[stem] = overlay_path
         return item

@@ -8,13 +8,15 @@ Maps (numpy, [H,W] in [0, 1], 0 = certain):
   (a run's EMA teacher and its student), 0 when they agree, 1 when disjoint.
 
 Image score (`image_score`), one of AGGREGATIONS:
-- `defect_mean` (default): the mean uncertainty over the pixels predicted as a defect;
-  0 for an image with none. ValUES (Kahl et al., ICLR 2024) found the aggregation
-  from pixel to image matters more than the pixel measure itself; on inspection images
-  almost every pixel is easy background, so a whole-image mean measures defect area,
-  not doubt, and a max is one noisy boundary pixel. The mean over predicted defects asks
-  "how sure is the model of the defects it reports". It cannot see a defect predicted as
-  background; `share` can.
+- `defect_mean` (default): the mean uncertainty over the candidate defect pixels, those
+  whose summed defect probability 1 - p(background) reaches 0.5 (every pixel predicted as a
+  defect, plus near misses where background wins with under half), as `ssseg active`
+  scores images; 0 for an image with none. ValUES (Kahl et al., ICLR 2024) found the
+  aggregation from pixel to image matters more than the pixel measure itself; on inspection
+  images almost every pixel is easy background, so a whole-image mean measures defect area,
+  not doubt, and a max is one noisy boundary pixel. The mean over candidate defects asks
+  "how sure is the model of the defects it (nearly) reports". A defect the model gives well
+  under half its probability stays unseen; `share` can see it.
 - `max`: the largest pixel uncertainty.
 - `share`: the share of pixels whose uncertainty reaches `threshold`.
 """
@@ -28,6 +30,7 @@ from ssseg.errors import ConfigError
 
 MEASURES = ("entropy", "margin", "disagreement")
 AGGREGATIONS = ("defect_mean", "max", "share")
+DEFECT_PROB = 0.5  # a candidate defect pixel: 1 - p(background) >= this
 
 
 def entropy_map(probs_hwk: np.ndarray) -> np.ndarray:
@@ -55,9 +58,9 @@ def uncertainty_maps(probs_hwk: np.ndarray, other_probs_hwk: np.ndarray | None =
     return maps
 
 
-def image_score(uncertainty_hw: np.ndarray, pred_hw: np.ndarray, aggregation: str = "defect_mean",
+def image_score(uncertainty_hw: np.ndarray, probs_hwk: np.ndarray, aggregation: str = "defect_mean",
                 threshold: float = 0.5, background: int = 0) -> float:
-    """One image's score from its uncertainty map and predicted class ids (see the module docstring)."""
+    """One image's score from its uncertainty map and class probabilities (see the module docstring)."""
     if aggregation not in AGGREGATIONS:
         raise ConfigError(f"aggregation {aggregation!r}: expected one of {', '.join(AGGREGATIONS)}")
     uncertainty = np.asarray(uncertainty_hw, np.float64)
@@ -65,8 +68,8 @@ def image_score(uncertainty_hw: np.ndarray, pred_hw: np.ndarray, aggregation: st
         return float(uncertainty.max())
     if aggregation == "share":
         return float((uncertainty >= threshold).mean())
-    defect = np.asarray(pred_hw) != background
-    return float(uncertainty[defect].mean()) if defect.any() else 0.0
+    candidates = 1.0 - np.asarray(probs_hwk, np.float64)[..., background] >= DEFECT_PROB
+    return float(uncertainty[candidates].mean()) if candidates.any() else 0.0
 
 
 def defect_areas(pred_hw: np.ndarray, num_classes: int, background: int = 0) -> dict[int, int]:
