@@ -110,7 +110,10 @@ def nll(log_probs_nk: np.ndarray, labels_n: np.ndarray, temperature: float) -> f
     return float((log_norm - scaled[np.arange(labels_n.size), labels_n]).mean())
 
 
-def fit_temperature(log_probs_nk: np.ndarray, labels_n: np.ndarray, bounds=(0.05, 20.0)) -> float:
+FIT_BOUNDS = (0.05, 20.0)
+
+
+def fit_temperature(log_probs_nk: np.ndarray, labels_n: np.ndarray, bounds=FIT_BOUNDS) -> float:
     """The T in `bounds` that minimises nll (bounded Brent search over log T)."""
     if labels_n.size == 0:
         raise ConfigError("temperature fit: no labelled pixels to fit on")

@@ -44,8 +44,9 @@ class ReviewOutputs:
         self.predictor, self.out_dir = predictor, out_dir
         self.measure, self.aggregation, self.uncertain_threshold = measure, aggregation, uncertain_threshold
         self.quota, self.review_threshold = quota, review_threshold
-        self.about = (f"score: {aggregation} of the {measure} map (uncertain pixels: >= {uncertain_threshold:g}), "
-                      f"tta {tta}, {temperature_note or f'temperature {temperature:g}'}")
+        share = f" >= {uncertain_threshold:g}" if aggregation == "share" else ""
+        self.about = (f"score: {aggregation} of the {measure} map{share}, tta {tta}, "
+                      f"{temperature_note or f'temperature {temperature:g}'}")
         self.maps_dir = os.path.join(out_dir, "uncertainty")
         os.makedirs(self.maps_dir, exist_ok=True)
         self.items, self.overlays = [], {}

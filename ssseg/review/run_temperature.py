@@ -44,9 +44,12 @@ def resolve_temperature(predictor, workdir: str, value, sources=None) -> tuple[f
     value = calibration.parse_temperature(value)
     if value == "fit":
         record = fit_run_temperature(predictor, workdir, sources)
-        return record["temperature"], (
-            f"temperature {record['temperature']:.4f} fitted on {FIT_SPLIT} ({record['num_pixels']} pixels, "
-            f"NLL {record['nll_before']:.4f} -> {record['nll_after']:.4f}), stored in {calibration.TEMPERATURE_FILE}")
+        note = (f"temperature {record['temperature']:.4f} fitted on {FIT_SPLIT} ({record['num_pixels']} pixels, "
+                f"NLL {record['nll_before']:.4f} -> {record['nll_after']:.4f}), "
+                f"stored in {calibration.TEMPERATURE_FILE}")
+        if any(abs(np.log(record["temperature"] / bound)) < 1e-3 for bound in calibration.FIT_BOUNDS):
+            note += f"; at the search bound {calibration.FIT_BOUNDS}: the model is far from calibrated"
+        return record["temperature"], note
     if value is not None:
         return float(value), f"temperature {value:g} (given)"
     record = calibration.stored_temperature(workdir)
