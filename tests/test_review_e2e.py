@@ -56,6 +56,7 @@ def test_predict_review_then_eval_calibration(smoke_run_dir, tmp_path, capsys):
         assert 0 <= calib[key]["all_pixels"]["ece"] <= 1 and 0 <= calib[key]["defect_pixels"]["ece"] <= 1
         assert calib[key]["all_pixels"]["num_pixels"] > calib[key]["defect_pixels"]["num_pixels"] > 0
     assert os.path.exists(os.path.join(workdir, calib["reliability_plot"]))
+    assert os.path.exists(os.path.join(workdir, review["curves_plot"]))
     assert review["num_images"] == 100 and review["retained_miou"]["random"] == review["mean_image_miou"]
     assert review["retained_miou"]["oracle"] >= review["retained_miou"]["auc"]
     printed = capsys.readouterr().out

@@ -7,7 +7,7 @@ image_scores), its uncertainty score as predict computes it (ssseg/review/uncert
 temperature in use), and its pixels' confidence bins. Reported: the review curves' areas against
 random and oracle order (ssseg/review/screening.py), ECE over all labelled pixels and over
 ground-truth defect pixels before and after temperature scaling (ssseg/review/calibration.py),
-and a reliability plot next to eval_<split>.json.
+a reliability plot and the review curves next to eval_<split>.json.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ssseg.inference.predict import Predictor
 from ssseg.inspection.per_image import image_scores, split_probabilities
 from ssseg.review import calibration, screening
 from ssseg.review.calibration import ReliabilityBins, add_image, apply_temperature
-from ssseg.review.plots import plot_reliability
+from ssseg.review.plots import plot_reliability, plot_review_curves
 from ssseg.review.run_temperature import resolve_temperature
 from ssseg.review.uncertainty import image_score, uncertainty_maps
 from ssseg.review.views import partner_model
@@ -62,9 +62,12 @@ def review_and_calibration(run, workdir: str, split: str, args) -> tuple[dict, l
              "model": predictor.model_name}
     for key, (all_pixels, defect_pixels) in bins.items():
         calib[key] = {"all_pixels": all_pixels.summary(), "defect_pixels": defect_pixels.summary()}
-    plot_path = os.path.join(workdir, f"reliability_{split}.png")
-    plot_reliability(calib, f"{os.path.basename(os.path.normpath(workdir))} {split}").savefig(plot_path, dpi=120)
-    calib["reliability_plot"] = os.path.basename(plot_path)
+    title = f"{os.path.basename(os.path.normpath(workdir))} {split}"
+    plot_reliability(calib, title).savefig(os.path.join(workdir, f"reliability_{split}.png"), dpi=120)
+    calib["reliability_plot"] = f"reliability_{split}.png"
+    plot_review_curves(quality, scores, args.bad_iou, f"{title}, {args.aggregation} of {args.uncertainty}").savefig(
+        os.path.join(workdir, f"review_curves_{split}.png"), dpi=120)
+    review["curves_plot"] = f"review_curves_{split}.png"
     return {"review": review, "calibration": calib}, _lines(review, calib, split)
 
 
@@ -80,6 +83,7 @@ def _lines(review: dict, calib: dict, split: str) -> list[str]:
     if c is not None:
         lines.append(f"  bad (mIoU < {review['bad_iou']:g}: {review['num_bad']}) caught AUC {_fmt(c['auc'])} "
                      f"(random {_fmt(c['random'])}, oracle {_fmt(c['oracle'])})")
+    lines.append(f"  review curves: {review['curves_plot']}")
     lines.append(f"calibration ({calib['temperature_source']}):")
     for key in ("uncalibrated", "calibrated"):
         if key in calib:

@@ -36,3 +36,31 @@ def plot_reliability(calib: dict, title: str) -> Figure:
         ax.legend(loc="upper left", fontsize=8)
     fig.suptitle(f"reliability, {num_bins} bins: {title}")
     return fig
+
+
+def plot_review_curves(quality, scores, bad_iou: float, title: str) -> Figure:
+    """Retained mean image mIoU and share of bad images caught against the share sent to review:
+    the score's order, random order (expected) and the oracle (worst first)."""
+    from ssseg.review.screening import caught_curve, retained_curve
+
+    quality, scores = np.asarray(quality, np.float64), np.asarray(scores, np.float64)
+    n = quality.size
+    fig = Figure(figsize=(9, 4.2), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    reviewed = np.arange(n) / n
+    left.plot(reviewed, retained_curve(quality, scores), label="uncertainty score")
+    left.plot(reviewed, np.full(n, quality.mean()), "--", color="grey", label="random order")
+    left.plot(reviewed, retained_curve(quality, -quality), ":", color="black", label="oracle (worst first)")
+    left.set(xlabel="share of images sent to review", ylabel="mean mIoU of the images kept", xlim=(0, 1))
+    bad = quality < bad_iou
+    reviewed = np.arange(1, n + 1) / n
+    if bad.any():
+        right.plot(reviewed, caught_curve(bad, scores), label="uncertainty score")
+        right.plot(reviewed, reviewed, "--", color="grey", label="random order")
+        right.plot(reviewed, caught_curve(bad, -quality), ":", color="black", label="oracle (worst first)")
+    right.set(xlabel="share of images sent to review", ylabel=f"share of bad images (mIoU < {bad_iou:g}) caught",
+              xlim=(0, 1), ylim=(0, 1.02))
+    for ax in (left, right):
+        ax.legend(loc="lower right", fontsize=8)
+    fig.suptitle(f"review curves: {title}")
+    return fig
