@@ -10,7 +10,7 @@ export TFDS_DATA_DIR ?= $(CURDIR)/runs/tensorflow_datasets
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/runs/jax_cache
 export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS ?= 0.5
 
-.PHONY: setup demo test test-slow bench clean
+.PHONY: setup browser demo test test-slow bench clean
 
 setup: $(STAMP)
 
@@ -26,10 +26,16 @@ demo: setup
 	@echo "demo: the three regimes at 1/8 and the full-label reference, one seed, demo preset (64-px crops, 500 steps: a tour, not a result)"
 	@echo "demo: table runs/demo/report/miou.md, plot runs/demo/report/defect_miou_vs_budget.png, all figures in runs/demo/report/report.md"
 
-test: setup
+# The review page is tested in a real headless browser: Chromium and its driver from Debian's packages.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+test: setup browser
 	$(PY) -m pytest -q -n 2
 
-test-slow: setup
+test-slow: setup browser
 	$(PY) -m pytest -q -m slow
 
 bench: setup

@@ -86,7 +86,7 @@ def test_predict_writes_mask_and_overlay_per_image(smoke_run_dir, tmp_path):
     (images / "notes.txt").write_text("not an image")
     out = tmp_path / "out"
     assert cli(["predict", "--workdir", smoke_run_dir, "--images", str(images), "--out", str(out)]) == 0
-    assert sorted(os.listdir(out)) == ["a_mask.png", "a_overlay.png", "b_mask.png", "b_overlay.png"]
+    assert sorted(os.listdir(out)) == ["a_mask.png", "a_overlay.png", "b_mask.png", "b_overlay.png", "uncertainty"]
     mask = np.asarray(Image.open(out / "a_mask.png"))
     assert mask.shape == (40, 70) and mask.max() < 4
     assert np.asarray(Image.open(out / "b_overlay.png")).shape == (50, 30, 3)

@@ -26,11 +26,11 @@ def _images(tmp_path):
 
 
 def _eval_and_predict(workdir, tmp_path):
-    assert cli(["eval", "--workdir", workdir, "--split", "test"]) == 0
+    assert cli(["eval", "--workdir", workdir, "--split", "test", "--no-review"]) == 0
     assert os.path.exists(os.path.join(workdir, "eval_test.json"))
     out = tmp_path / "pred"
     assert cli(["predict", "--workdir", workdir, "--images", _images(tmp_path), "--out", str(out)]) == 0
-    assert sorted(os.listdir(out)) == ["a_mask.png", "a_overlay.png"]
+    assert sorted(os.listdir(out)) == ["a_mask.png", "a_overlay.png", "uncertainty"]
 
 
 def test_a_distribution_aligned_run_evaluates_and_predicts(fixmatch_smoke_run_dir, tmp_path):

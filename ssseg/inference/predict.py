@@ -21,11 +21,11 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
 class Predictor:
-    def __init__(self, workdir: str, model: str | None = None, step: int | None = None):
-        self.run = restore_run(workdir, step)
-        models = self.run.ctx.method.eval_models(self.run.state)
-        self.model_name = model or next(iter(models))
-        self.params, self.batch_stats = models[self.model_name]
+    def __init__(self, workdir: str, model: str | None = None, step: int | None = None, run=None):
+        self.run = run if run is not None else restore_run(workdir, step)
+        self.models = self.run.ctx.method.eval_models(self.run.state)
+        self.model_name = model or next(iter(self.models))
+        self.params, self.batch_stats = self.models[self.model_name]
         cfg = self.run.cfg
         self.canvas = int(cfg.data.base_size)
         self.prob_fn = make_prob_fn(
@@ -36,8 +36,10 @@ class Predictor:
     def class_names(self):
         return self.run.spec.class_names
 
-    def probabilities(self, image: np.ndarray) -> np.ndarray:
-        """uint8 [H,W] or [H,W,C] -> float32 [H,W,K] class probabilities at the image's size."""
+    def probabilities(self, image: np.ndarray, model: str | None = None) -> np.ndarray:
+        """uint8 [H,W] or [H,W,C] -> float32 [H,W,K] class probabilities at the image's size
+        (from `model`, one of `self.models`; default: the chosen one)."""
+        params, batch_stats = self.models[model] if model else (self.params, self.batch_stats)
         image = to_channels(image, self.run.spec.channels)
         h, w = image.shape[:2]
         scale = self.canvas / max(h, w)
@@ -46,7 +48,7 @@ class Predictor:
         resized = resized.reshape(rh, rw, -1)
         canvas = np.zeros((1, self.canvas, self.canvas, image.shape[-1]), np.uint8)
         canvas[0, :rh, :rw] = resized
-        probs = self.prob_fn(self.params, self.batch_stats, jnp.asarray(canvas))[0, :rh, :rw]
+        probs = self.prob_fn(params, batch_stats, jnp.asarray(canvas))[0, :rh, :rw]
         return np.asarray(jax.image.resize(probs, (h, w, probs.shape[-1]), "bilinear"))
 
     def predict(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

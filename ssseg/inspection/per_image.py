@@ -94,16 +94,22 @@ def predict_split(workdir: str, split: str = "test", limit: int | None = None,
     """Predict every image of ``split`` (the first ``limit`` in record order), in record order."""
     predictor = predictor or load_predictor(workdir)
     spec = predictor.run.spec
-    source = _sources(predictor.run.cfg).source(split)
     out = []
-    for index in range(len(source) if limit is None else min(limit, len(source))):
-        record = source[index]
-        pred, confidence = predictor.predict(record["image"])
+    for record, probs in split_probabilities(predictor, split, limit):
+        pred, confidence = probs.argmax(-1).astype(np.uint8), probs.max(-1)
         out.append(ImagePrediction(
             id=record["id"], image=record["image"], label=record["label"], pred=pred,
             confidence=confidence,
             scores=image_scores(record["label"], pred, spec.class_names, spec.defect_classes)))
     return out
+
+
+def split_probabilities(predictor, split: str, limit: int | None = None, sources=None):
+    """Yields (record, probabilities [H,W,K]) for each image of ``split`` in record order, one at a time."""
+    source = (sources or _sources(predictor.run.cfg)).source(split)
+    for index in range(len(source) if limit is None else min(limit, len(source))):
+        record = source[index]
+        yield record, predictor.probabilities(record["image"])
 
 
 def worst_first(predictions: Sequence[ImagePrediction], key: str = "miou") -> list[ImagePrediction]:

@@ -99,15 +99,15 @@ class PredictMeasurer:
         self.report = args.defects or args.rules != DEFAULT_RULES or args.pixel_size_mm is not None
         self.measurer = _measurer(args, spec) if (self.report or args.postprocess) else None
 
-    def predict(self, predictor, name: str, image):
-        """(class ids uint8 [H,W], confidence [H,W]) as Predictor.predict, post-processed and measured."""
+    def mask(self, name: str, probs):
+        """Class ids uint8 [H,W] from probabilities [H,W,K], post-processed and measured."""
+        pred = probs.argmax(-1).astype("uint8")
         if self.measurer is None:
-            return predictor.predict(image)
-        probs = predictor.probabilities(image)
-        pred = self.measurer.clean(probs.argmax(-1).astype("uint8"))
+            return pred
+        pred = self.measurer.clean(pred)
         if self.report:
             self.measurer.measure(name, pred, probs)
-        return pred, probs.max(-1)
+        return pred
 
     def finish(self, out_dir: str) -> None:
         if self.report:
