@@ -43,7 +43,8 @@ def test_eval_and_predict_write_measurements_and_the_shift_table(smoke_run_dir, 
     out = tmp_path / "pred"
     assert cli(["predict", "--workdir", smoke_run_dir, "--images", str(folder), "--out", str(out),
                 "--defects", "--postprocess", "fill_holes"]) == 0
-    assert sorted(os.listdir(out)) == ["a_mask.png", "a_overlay.png", "defects.csv", "defects.json", "images.csv"]
+    assert sorted(os.listdir(out)) == ["a_mask.png", "a_overlay.png", "defects.csv", "defects.json", "images.csv",
+                                    "uncertainty"]
     with open(out / "defects.json") as f:
         report = json.load(f)
     assert report["postprocess"] == "fill_holes" and [i["image"] for i in report["images"]] == ["a"]
