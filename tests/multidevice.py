@@ -10,8 +10,8 @@ count is fixed when JAX starts (pytest's has 2):
 `step`: one step of the method's golden run (tests/golden_steps.py) at batch 4
 (+4 unlabeled) on a 1-device mesh and on a mesh of all devices, from the same
 state, batch and key. `save`: two steps on all devices, then a checkpoint in
-DIR. `resume`: DIR restored as the trainer restores it (into the host state,
-then replicated over the mesh) onto 4 devices and onto 1, two more steps each;
+DIR. `resume`: DIR restored as the trainer restores it (into the state
+replicated over the mesh) onto 4 devices and onto 1, two more steps each;
 beside them four uninterrupted steps on 2 devices. Each prints one JSON line of
 losses and relative differences for the test to judge.
 """
@@ -102,9 +102,10 @@ def resume(workdir: str) -> dict:
     manager = checkpoint.make_manager(workdir, read_only=True)
     for devices in (jax.devices(), jax.devices()[:1]):
         mesh = sharding.make_mesh(devices)
-        restored = checkpoint.restore(manager, build_run(run.cfg).state)  # as the trainer: host state, then the mesh
-        assert int(restored.step) == 2
-        resumed, losses = _steps(run, mesh, _on_mesh(restored, mesh), [batch(3), batch(4)])
+        # as the trainer restores: into the fresh state replicated over the new mesh
+        restored = checkpoint.restore(manager, _on_mesh(build_run(run.cfg).state, mesh))
+        assert int(restored.step) == 2 and jax.tree.leaves(restored.params)[0].sharding.mesh == mesh
+        resumed, losses = _steps(run, mesh, restored, [batch(3), batch(4)])
         out[f"resumed_on_{len(devices)}"] = {"losses": losses, "step": int(resumed.step),
                                              **_compare(reference, resumed, init)}
     return out
