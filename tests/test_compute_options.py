@@ -1,7 +1,7 @@
 """Mixed precision (train.compute_dtype) and rematerialisation (model.remat) of the train step.
 
 bfloat16: the step computes in bf16 but keeps float32 parameters, optimizer
-state, batch-norm statistics and loss, and its loss stays close to the float32
+state, batch-norm statistics and loss, and its loss stays within 1 % of the float32
 step's on the golden case. remat: recomputing the ResNet stages in the backward
 pass gives the same gradients and batch statistics as keeping their activations.
 """
@@ -33,9 +33,9 @@ def test_bf16_step_keeps_f32_state_and_is_close_to_f32(golden, name):
     for step in (1, 2):
         want_loss = golden[name][f"step_{step}"]["metrics"]["loss"]
         bf16_loss = got[f"step_{step}"]["metrics"]["loss"]
-        # bf16 has an 8-bit mantissa (relative step 2^-8 ≈ 0.4 %); through ~10 layers and the
-        # batch-norm statistics the loss moves by well under 2 % on this case.
-        assert bf16_loss == pytest.approx(want_loss, rel=0.02), (step, bf16_loss, want_loss)
+        # bf16 has an 8-bit mantissa (relative step 2^-8 ≈ 0.4 %); measured here: the loss moves
+        # by 0.005 % / 0.02 % (supervised, steps 1/2) and 0.13 % / 0.21 % (UniMatch).
+        assert bf16_loss == pytest.approx(want_loss, rel=0.01), (step, bf16_loss, want_loss)
         assert bf16_loss != want_loss  # the bf16 path really computes in bf16
     state = prepared.run.state
     assert _dtypes(state.params) == _dtypes(state.batch_stats) == {"float32"}
