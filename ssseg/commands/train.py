@@ -16,10 +16,13 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from ssseg.config.loader import load_config
+    from ssseg.train.distributed import initialize_from_env, is_main_process
     from ssseg.train.loop import run_training
 
+    initialize_from_env()  # several processes (hosts, GPUs) where the environment names a cluster
     cfg = load_config(args.config, args.extra)
     result = run_training(cfg, args.workdir, show_progress=not args.no_progress)
-    summary = {k: result["test"].get(k) for k in ("miou", "defect_miou", "pixel_acc")}
-    print(json.dumps({"workdir": args.workdir, "checkpoint": "last", "test": summary}))
+    if is_main_process():
+        summary = {k: result["test"].get(k) for k in ("miou", "defect_miou", "pixel_acc")}
+        print(json.dumps({"workdir": args.workdir, "checkpoint": "last", "test": summary}))
     return 0

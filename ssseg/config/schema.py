@@ -106,6 +106,9 @@ def base_config() -> ml_collections.ConfigDict:
     c.train.eval_every = 250
     c.train.checkpoint_every = 250
     c.train.keep_checkpoints = 2
+    # "bfloat16": activations, convolutions and matmuls in bf16; parameters, optimizer state,
+    # batch-norm statistics and losses stay float32 (models/factory.py: set_compute_options).
+    c.train.compute_dtype = "float32"
     return c
 
 

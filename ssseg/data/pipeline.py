@@ -78,32 +78,63 @@ def id_stream(ids: Sequence[str], seed: int, stream: int) -> grain.MapDataset:
 
 
 def batch_stream(
-    sources, ids: Sequence[str], data_cfg, seed: int, *, batch_size: int, stream: int, batch_fn
+    sources, ids: Sequence[str], data_cfg, seed: int, *, batch_size: int, stream: int, batch_fn,
+    shard: tuple[int, int] = (0, 1),
 ) -> grain.MapDataset:
-    """Infinite MapDataset whose element s is the batch at step s."""
+    """Infinite MapDataset whose element s is the batch at step s: with `shard` = (index, count),
+    that batch's rows index·B/count .. (index+1)·B/count only (one process's share; only those
+    examples are read and augmented), each the same example as in the whole batch."""
     if not ids:
         raise DataError(f"{sources.spec.name}: cannot make batches from an empty id list")
     missing = [i for i in ids if i not in sources.locations]
     if missing:
         raise DataError(f"{sources.spec.name}: id {missing[0]!r} is not in the built dataset ({len(missing)} missing)")
-    dataset = id_stream(ids, seed, stream).map_with_index(_TrainExample(sources, data_cfg, seed, batch_size, stream))
-    return dataset.batch(batch_size, drop_remainder=True, batch_fn=batch_fn)
+    index, count = shard
+    if batch_size % count:
+        raise DataError(f"batch size {batch_size} is not divisible by the {count} processes that share it")
+    example = _TrainExample(sources, data_cfg, seed, batch_size, stream)
+    if count == 1:
+        dataset = id_stream(ids, seed, stream).map_with_index(example)
+        return dataset.batch(batch_size, drop_remainder=True, batch_fn=batch_fn)
+    # Batch the (cheap) ids first, keep this process's rows, then read and augment only those.
+    indexed = id_stream(ids, seed, stream).map_with_index(_with_index)
+    rows = slice(index * batch_size // count, (index + 1) * batch_size // count)
+    return indexed.batch(batch_size, drop_remainder=True, batch_fn=list).map(_Rows(example, rows, batch_fn))
 
 
-def labeled_batches(sources, ids: Sequence[str], data_cfg, seed: int, start_step: int = 0) -> Iterator[dict]:
-    """Endless {"image": uint8 [B,S,S,C], "label": int32 [B,S,S]} from `ids`, B = data_cfg.batch_size."""
+def _with_index(index: int, example_id: str) -> tuple[int, str]:
+    return index, example_id
+
+
+class _Rows:
+    """Global batch of (stream index, id) -> `batch_fn` of this process's rows, transformed."""
+
+    def __init__(self, example: _TrainExample, rows: slice, batch_fn):
+        self.example, self.rows, self.batch_fn = example, rows, batch_fn
+
+    def __call__(self, indexed_ids: list) -> dict:
+        return self.batch_fn([self.example(i, example_id) for i, example_id in indexed_ids[self.rows]])
+
+
+def labeled_batches(sources, ids: Sequence[str], data_cfg, seed: int, start_step: int = 0,
+                    shard: tuple[int, int] = (0, 1)) -> Iterator[dict]:
+    """Endless {"image": uint8 [B,S,S,C], "label": int32 [B,S,S]} from `ids`, B = data_cfg.batch_size
+    (a process's share of it with `shard`, see batch_stream)."""
     stream = batch_stream(
         sources, ids, data_cfg, seed,
-        batch_size=int(data_cfg.batch_size), stream=transforms.LABELED_STREAM, batch_fn=_stack_labeled,
+        batch_size=int(data_cfg.batch_size), stream=transforms.LABELED_STREAM, batch_fn=_stack_labeled, shard=shard,
     )
     return _iterate(stream[start_step:], data_cfg)
 
 
-def unlabeled_batches(sources, ids: Sequence[str], data_cfg, seed: int, start_step: int = 0) -> Iterator[dict]:
-    """Endless {"image", "valid": bool (False on padding), "label": hidden truth} of size unlabeled_batch_size."""
+def unlabeled_batches(sources, ids: Sequence[str], data_cfg, seed: int, start_step: int = 0,
+                      shard: tuple[int, int] = (0, 1)) -> Iterator[dict]:
+    """Endless {"image", "valid": bool (False on padding), "label": hidden truth} of size unlabeled_batch_size
+    (a process's share of it with `shard`)."""
     stream = batch_stream(
         sources, ids, data_cfg, seed,
         batch_size=int(data_cfg.unlabeled_batch_size), stream=transforms.UNLABELED_STREAM, batch_fn=_stack_unlabeled,
+        shard=shard,
     )
     return _iterate(stream[start_step:], data_cfg)
 

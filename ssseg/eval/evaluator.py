@@ -38,7 +38,7 @@ class Evaluator:
                 batches,
                 self.parts.spec.class_names,
                 self.parts.spec.defect_classes,
-                put=lambda x: sharding.shard_batch(x, self.mesh),
+                put=lambda x: sharding.shard_global_batch(x, self.mesh),
             )
             records.append({"split": split, "model": name, **result})
         return records

@@ -9,4 +9,5 @@ MODEL_DEFAULTS = {
     "width": 16,  # small backbone / UNet base channels
     "head_channels": 0,  # DeepLabV3+ ASPP/fuse width; 0: 256, or 2·width for the small backbone
     "pretrained": "",  # torchvision-layout safetensors file
+    "remat": False,  # recompute each ResNet stage's activations in the backward pass (less memory, ~1/3 more compute)
 }

@@ -12,12 +12,15 @@ from ssseg.errors import ConfigError
 from ssseg.models import functional, host_init
 from ssseg.models.defaults import MODEL_DEFAULTS
 from ssseg.models.deeplabv3plus import DeepLabV3Plus
-from ssseg.models.resnet import RESNET_SPECS, build_resnet, build_small_resnet
+from ssseg.models.resnet import RESNET_SPECS, ResNet, build_resnet, build_small_resnet
 from ssseg.models.torchvision_import import load_torchvision_resnet
 from ssseg.models.unet import UNet
 
 ARCHS = ("deeplabv3plus", "unet")
 BACKBONES = tuple(RESNET_SPECS) + ("small",)
+COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+# The layers whose `dtype` is their computation dtype (their `param_dtype` stays float32).
+_DTYPE_LAYERS = (nnx.Conv, nnx.ConvTranspose, nnx.Linear, nnx.BatchNorm, nnx.LayerNorm, nnx.GroupNorm)
 
 
 def _get(model_cfg: Any, key: str) -> Any:
@@ -40,14 +43,16 @@ def scaled_aspp_rates(rates: Any, output_stride: int) -> tuple[int, int, int]:
     return scaled  # type: ignore[return-value]
 
 
-def build_model(model_cfg: Any, num_classes: int, in_channels: int, seed: int) -> nnx.Module:
+def build_model(model_cfg: Any, num_classes: int, in_channels: int, seed: int, *,
+                compute_dtype: str = "float32") -> nnx.Module:
     """A freshly initialised (and, with `model.pretrained`, ImageNet-initialised) segmentation model.
 
     Keys: arch ("deeplabv3plus"|"unet"), backbone ("resnet18|34|50|101"|"small"),
     deep_stem, output_stride (8|16|32), aspp_rates (at OS16), width (small/unet
     base channels), pretrained (torchvision-layout .safetensors path or "").
-    head_channels (DeepLabV3+ ASPP/fuse width; 0: 256, or 2·width for small). Keys a partial dict
-    leaves out take MODEL_DEFAULTS.
+    head_channels (DeepLabV3+ ASPP/fuse width; 0: 256, or 2·width for small), remat (recompute
+    the ResNet stages in the backward pass). Keys a partial dict leaves out take MODEL_DEFAULTS.
+    `compute_dtype` ("float32"|"bfloat16", the config's `train.compute_dtype`): see set_compute_options.
     Parameters are drawn on the host from `seed` (see host_init), so the same
     seed gives the same model on every backend.
     """
@@ -57,7 +62,30 @@ def build_model(model_cfg: Any, num_classes: int, in_channels: int, seed: int) -
     pretrained = str(_get(model_cfg, "pretrained") or "")
     if pretrained:
         model = load_pretrained_encoder(model, pretrained)
+    set_compute_options(model, compute_dtype, remat=bool(_get(model_cfg, "remat")))
     return model
+
+
+def set_compute_options(model: nnx.Module, compute_dtype: str, *, remat: bool) -> None:
+    """Set, in place, how `model` computes (the graphdef carries both; parameters are untouched).
+
+    compute_dtype "bfloat16": every conv/linear/norm layer casts its inputs and
+    float32 parameters to bf16 and returns bf16 (flax's `dtype`), while its
+    parameters stay float32 (`param_dtype`); BatchNorm computes its batch
+    statistics and running averages in float32 (flax promotes them). The model's
+    outputs are cast back to float32 (models/functional.py), so softmax and the
+    losses are float32 too. remat: the ResNet encoder recomputes each stage's
+    activations in the backward pass instead of keeping them (jax.checkpoint).
+    """
+    if compute_dtype not in COMPUTE_DTYPES:
+        raise ConfigError(f"train.compute_dtype={compute_dtype!r}: expected one of {', '.join(COMPUTE_DTYPES)}")
+    if compute_dtype != "float32":
+        model.set_attributes(*_DTYPE_LAYERS, dtype=COMPUTE_DTYPES[compute_dtype], raise_if_not_found=False)
+    if remat:
+        if not isinstance(getattr(model, "encoder", None), ResNet):
+            raise ConfigError("model.remat=True: rematerialisation is for the ResNet encoders of "
+                              "arch='deeplabv3plus'; set model.remat=False")
+        model.encoder.remat = True
 
 
 def init_module(constructor: Callable[[nnx.Rngs], nnx.Module], seed: int) -> nnx.Module:

@@ -4,6 +4,10 @@ params and batch_stats are plain nested dicts with string keys (list indices
 become "0", "1", ...), so optax, orbax and jax.tree_util see ordinary
 pytrees. The graphdef is hashable: pass it as a static argument to jax.jit.
 
+Outputs (logits, embeddings) are float32 whatever the model computes in
+(train.compute_dtype), so losses and softmax never run in bfloat16; features
+between `encode` and `decode` stay in the compute dtype.
+
 Every model keeps its trunk under the top-level key "encoder" and everything
 else (decoder, classifier) under other keys: that is what `head_mask` and
 `encoder_subtree` rely on.
@@ -14,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
@@ -45,6 +50,10 @@ def merge_model(graphdef: nnx.GraphDef, params: Tree, batch_stats: Tree) -> nnx.
     return nnx.merge(graphdef, nnx.State(_nnx_keys(params)), nnx.State(_nnx_keys(batch_stats)), copy=True)
 
 
+def _f32(x: jax.Array) -> jax.Array:
+    return x.astype(jnp.float32)
+
+
 def _batch_stats_of(model: nnx.Module) -> Tree:
     return _stringify_keys(nnx.state(model, nnx.BatchStat).to_pure_dict())
 
@@ -54,7 +63,7 @@ def apply_model(graphdef: nnx.GraphDef, params: Tree, batch_stats: Tree, images_
     """(logits_bhwc at input resolution, new batch_stats); batch_stats are unchanged when not training."""
     model = merge_model(graphdef, params, batch_stats)
     logits_bhwc = model(images_bhwc, train)
-    return logits_bhwc, _batch_stats_of(model)
+    return _f32(logits_bhwc), _batch_stats_of(model)
 
 
 def encode(graphdef: nnx.GraphDef, params: Tree, batch_stats: Tree, images_bhwc: jax.Array, *,
@@ -70,7 +79,7 @@ def decode(graphdef: nnx.GraphDef, params: Tree, batch_stats: Tree, features: tu
     """(logits_bhwc at `out_hw`, new batch_stats): the half of `apply_model` after feature perturbation."""
     model = merge_model(graphdef, params, batch_stats)
     logits_bhwc = model.decode(features, out_hw, train)
-    return logits_bhwc, _batch_stats_of(model)
+    return _f32(logits_bhwc), _batch_stats_of(model)
 
 
 def apply_with_embedding(graphdef: nnx.GraphDef, params: Tree, batch_stats: Tree, images_bhwc: jax.Array, *,
@@ -78,7 +87,7 @@ def apply_with_embedding(graphdef: nnx.GraphDef, params: Tree, batch_stats: Tree
     """(logits_bhwc at input resolution, decoder embedding [B,h,w,D] before the classifier, new batch_stats)."""
     model = merge_model(graphdef, params, batch_stats)
     logits_bhwc, embedding = model.decode_with_embedding(model.encode(images_bhwc, train), images_bhwc.shape[1:3], train)
-    return logits_bhwc, embedding, _batch_stats_of(model)
+    return _f32(logits_bhwc), _f32(embedding), _batch_stats_of(model)
 
 
 def is_head_path(path: tuple[str, ...]) -> bool:

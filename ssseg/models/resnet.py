@@ -134,16 +134,26 @@ class ResNet(nnx.Module):
         self.low_channels = widths[0] * EXPANSION[block]
         self.high_channels = channels
         self.output_stride = output_stride
+        self.remat = False  # model.remat (set by models/factory.py): recompute stages in the backward pass
 
     def __call__(self, x: jax.Array, train: bool) -> tuple[jax.Array, jax.Array]:
         x = self.stem(x, train)
-        for blk in self.layer1:
-            x = blk(x, train)
-        low = x
+        run_stage = _run_stage_remat if self.remat else _run_stage
+        low = x = run_stage(self.layer1, x, train)
         for layer in (self.layer2, self.layer3, self.layer4):
-            for blk in layer:
-                x = blk(x, train)
+            x = run_stage(layer, x, train)
         return low, x
+
+
+def _run_stage(blocks: nnx.List, x: jax.Array, train: bool) -> jax.Array:
+    for blk in blocks:
+        x = blk(x, train)
+    return x
+
+
+# The stage's activations are recomputed from its input in the backward pass (batch-norm
+# updates happen once, in the forward pass); `train` is a Python bool, hence static.
+_run_stage_remat = nnx.remat(_run_stage, static_argnums=(2,))
 
 
 def build_resnet(name: str, *, in_channels: int, deep_stem: bool, output_stride: int,

@@ -44,9 +44,10 @@ def save(manager: ocp.CheckpointManager, state) -> None:
     step = int(jax.device_get(state.step))
     if manager.latest_step() == step:
         return
-    manager.save(step, args=ocp.args.StandardSave(state))
+    manager.save(step, args=ocp.args.StandardSave(state))  # every process: orbax writes collectively
     manager.wait_until_finished()
-    _write_manifest(os.path.join(str(manager.directory), str(step)))
+    if jax.process_index() == 0:  # the save is complete on all processes once orbax returns
+        _write_manifest(os.path.join(str(manager.directory), str(step)))
 
 
 MANIFEST = "ssseg_files.json"

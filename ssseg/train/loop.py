@@ -7,6 +7,10 @@
 
 The reported numbers are always from the LAST checkpoint, on the held-out
 test split; val is logged for model selection only.
+
+On several processes (train/distributed.py) every process runs this loop on
+its rows of each batch; process 0 alone holds the workdir lock and writes
+config.json, class counts, metrics.jsonl and result.json; all write checkpoints.
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ from ssseg.data.splits import check_disjoint, load_budget
 from ssseg.errors import CheckpointError
 from ssseg.eval.evaluator import Evaluator
 from ssseg.train import checkpoint, class_counts, sharding
+from ssseg.train.distributed import is_main_process
 from ssseg.train.init_from import apply_init_from
-from ssseg.train.metrics_log import MetricsLog
+from ssseg.train.metrics_log import MetricsLog, NullLog
 from ssseg.train.provenance import git_commit, git_dirty, machine
 from ssseg.train.setup import build_run
 from ssseg.train.step import compile_train_step
@@ -44,8 +49,9 @@ def run_training(cfg, workdir: str, *, show_progress: bool = True) -> dict:
     """Train (or resume) in `workdir`, holding it against a second process for the whole run."""
     workdir = os.path.abspath(workdir)
     os.makedirs(workdir, exist_ok=True)
-    with _exclusive(workdir):
-        return _train(cfg, workdir, show_progress)
+    main = is_main_process()
+    with _exclusive(workdir) if main else contextlib.nullcontext():
+        return _train(cfg, workdir, show_progress and main, main)
 
 
 @contextlib.contextmanager
@@ -62,10 +68,11 @@ def _exclusive(workdir: str):
         yield
 
 
-def _train(cfg, workdir: str, show_progress: bool) -> dict:
+def _train(cfg, workdir: str, show_progress: bool, main: bool) -> dict:
     t_start = time.time()
     code_version = {"git_commit": git_commit(), "git_dirty": git_dirty()}  # the code that starts training
-    _claim_workdir(cfg, workdir)
+    if main:
+        _claim_workdir(cfg, workdir)
     result_path = os.path.join(workdir, "result.json")
 
     # Data: the budget's labeled ids, the rest of train as the unlabeled pool.
@@ -78,7 +85,8 @@ def _train(cfg, workdir: str, show_progress: bool) -> dict:
     check_disjoint(sources, labeled_ids, unlabeled_ids, where=f"{cfg.data.splits_dir} budget {cfg.data.budget} seed {cfg.seed}")
     # Class frequencies of the labeled budget, for the class-weighted losses.
     counts = class_counts.label_pixel_counts(sources, labeled_ids, len(spec.class_names))
-    class_counts.write(workdir, counts)  # so eval/predict rebuild the run exactly
+    if main:
+        class_counts.write(workdir, counts)  # so eval/predict rebuild the run exactly
 
     # Model, optimizer, method state; then weights from init_from or a checkpoint.
     run = build_run(cfg, spec, counts)
@@ -87,7 +95,8 @@ def _train(cfg, workdir: str, show_progress: bool) -> dict:
     manager = checkpoint.make_manager(workdir, keep=cfg.train.keep_checkpoints)
     state = run.state
     if manager.latest_step() is not None:
-        state = checkpoint.restore(manager, state, set_aside=True)
+        # Restored straight into the mesh's replicated sharding (any device count; on every process).
+        state = checkpoint.restore(manager, jax.device_put(state, sharding.replicated(mesh)), set_aside=main)
         print(f"resumed from {checkpoint.checkpoint_dir(workdir)} at step {int(state.step)}")
     elif cfg.init_from:
         state = apply_init_from(state, cfg.init_from, run)
@@ -107,16 +116,18 @@ def _train(cfg, workdir: str, show_progress: bool) -> dict:
     streams = run.ctx.method.streams
     pretrain, uses_unlabeled = "labeled" not in streams, "unlabeled" in streams
     labeled_stream = repeat_factor_ids(labeled_ids, sources.class_presence, cfg.data.repeat_factor_thresh, cfg.seed)
-    labeled_iter = None if pretrain else pipeline.labeled_batches(sources, labeled_stream, cfg.data, cfg.seed, start_step)
+    shard = (jax.process_index(), jax.process_count())  # each process loads its own rows of every batch
+    labeled_iter = None if pretrain else pipeline.labeled_batches(sources, labeled_stream, cfg.data, cfg.seed,
+                                                                  start_step, shard)
     unlabeled_iter = None
     if uses_unlabeled:
         sharding.check_batch_size(cfg.data.unlabeled_batch_size, mesh, "config.data.unlabeled_batch_size")
         # At budget `full` there is no unlabeled pool: the labeled images serve as
         # unlabeled ones too (as the peers do), so every regime has a full column.
         pool = sorted(set(labeled_ids) | set(unlabeled_ids)) if pretrain else (unlabeled_ids or labeled_ids)
-        unlabeled_iter = pipeline.unlabeled_batches(sources, pool, cfg.data, cfg.seed, start_step)
+        unlabeled_iter = pipeline.unlabeled_batches(sources, pool, cfg.data, cfg.seed, start_step, shard)
     evaluator = Evaluator(run, sources, mesh, labeled_ids)
-    log = MetricsLog(workdir, resume_step=start_step)
+    log = MetricsLog(workdir, resume_step=start_step) if main else NullLog()
     images_per_step = (0 if pretrain else cfg.data.batch_size) + (cfg.data.unlabeled_batch_size if uses_unlabeled else 0)
 
     bar = tqdm(total=cfg.train.steps, initial=start_step, disable=not show_progress, dynamic_ncols=True)
@@ -184,9 +195,10 @@ def _train(cfg, workdir: str, show_progress: bool) -> dict:
         "machine": machine(),
         "config": to_plain(cfg),
     }
-    with open(result_path + ".tmp", "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(result_path + ".tmp", result_path)
+    if main:
+        with open(result_path + ".tmp", "w") as f:
+            json.dump(result, f, indent=2)
+        os.replace(result_path + ".tmp", result_path)
     return result
 
 

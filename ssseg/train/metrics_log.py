@@ -55,3 +55,13 @@ class MetricsLog:
         self._file.close()
         if self._tb is not None:
             self._tb.close()
+
+
+class NullLog:
+    """MetricsLog's interface, writing nothing: a process other than 0 of a multi-host run."""
+
+    def write(self, step: int, kind: str, values: dict) -> dict:
+        return {"step": int(step), "kind": kind, **_plain(values)}
+
+    def close(self) -> None:
+        pass

@@ -43,7 +43,8 @@ def build_run(cfg, spec: DatasetSpec | None = None, class_counts: np.ndarray | N
     """
     spec = spec or get_spec(cfg.data.name, cfg.data.manual_dir or None)
     num_classes = len(spec.class_names)
-    model = build_model(cfg.model, num_classes, spec.channels, seed=cfg.seed)
+    model = build_model(cfg.model, num_classes, spec.channels, seed=cfg.seed,
+                        compute_dtype=cfg.train.get("compute_dtype", "float32"))
     graphdef, params, batch_stats = model_fns.split_model(model)
     method = get_method(cfg.method.name)
     # e.g. CPS: two differently initialised networks; pretraining: its heads

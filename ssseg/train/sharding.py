@@ -1,4 +1,10 @@
-"""Data parallelism by sharding over a one-axis ("data",) mesh (no pmap)."""
+"""Data parallelism by sharding over a one-axis ("data",) mesh (no pmap).
+
+With several processes (train/distributed.py) the mesh holds every process's
+devices; each process supplies its own contiguous rows of a batch and
+`shard_batch` assembles them into one global array. With one process the rows
+are the whole batch.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +34,18 @@ def check_batch_size(batch_size: int, mesh: Mesh, key: str) -> None:
         raise ConfigError(f"{key}={batch_size}: must be a multiple of the {n} devices in the mesh")
 
 
-def shard_batch(batch, mesh: Mesh):
-    """Host numpy batch -> global arrays split along the batch axis."""
-    return jax.device_put(batch, batch_sharding(mesh))
+def process_rows(batch_size: int) -> slice:
+    """The rows of a global batch that this process loads: its contiguous share, in process order."""
+    share = batch_size // jax.process_count()
+    return slice(jax.process_index() * share, (jax.process_index() + 1) * share)
+
+
+def shard_batch(local_batch, mesh: Mesh):
+    """This process's rows of a batch (host numpy) -> global arrays split along the batch axis."""
+    sharding = batch_sharding(mesh)
+    return jax.tree.map(lambda rows: jax.make_array_from_process_local_data(sharding, rows), local_batch)
+
+
+def shard_global_batch(batch, mesh: Mesh):
+    """A whole batch that every process holds (e.g. evaluation) -> global arrays; each process gives its rows."""
+    return shard_batch(jax.tree.map(lambda x: x[process_rows(x.shape[0])], batch), mesh)
