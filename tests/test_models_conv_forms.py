@@ -1,10 +1,11 @@
-"""The fast conv forms (ssseg.models.layers.conv2d_nhwc) compute the plain lax convolution.
+"""The fast conv and pool forms in ssseg.models.layers compute what the plain lax ops compute.
 
 Inputs, kernels and cotangents are small integers, so every float32 sum is exact whatever its
 order: forward and both gradients must be *equal* to `lax.conv_general_dilated` with PyTorch's
 padding, not merely close. Cases: 1×1 as a matmul (stride 1 and 2, odd sizes), dilated kernels
 whose off-centre taps read only padding (dropped on both axes, on one axis), and a dilation where
-every tap is partly valid (the plain path).
+every tap is partly valid (the plain path). The stem max pool: forward equal to nnx.max_pool, and
+its gradient sent to the first maximum of each window (row-major), as PyTorch's CPU kernel does.
 """
 
 import jax
@@ -14,7 +15,7 @@ import pytest
 from flax import nnx
 from jax import lax
 
-from ssseg.models.layers import Conv2d, _valid_taps, conv2d, conv2d_nhwc
+from ssseg.models.layers import Conv2d, _valid_taps, conv2d, conv2d_nhwc, max_pool_3x3_s2
 
 
 def plain_conv(x, kernel, stride, dilation):
@@ -67,3 +68,29 @@ def test_conv_module_keeps_nnx_conv_parameters():
     x = integers(3, (1, 4, 4, 3))
     np.testing.assert_allclose(np.asarray(conv(x)), np.asarray(plain_conv(x, conv.kernel[...], 1, 6)),
                                rtol=1e-6, atol=1e-5)
+
+
+def _torch_style_pool_grad(x, grad_out):
+    """Reference: each output's gradient to the first maximum of its window in row-major order."""
+    b, h, w, c = x.shape
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=-np.inf)
+    grad = np.zeros_like(padded)
+    for n, oh, ow, ch in np.ndindex(*grad_out.shape):
+        window = padded[n, 2 * oh:2 * oh + 3, 2 * ow:2 * ow + 3, ch]
+        i, j = divmod(int(np.argmax(window)), 3)   # np.argmax: first maximum
+        grad[n, 2 * oh + i, 2 * ow + j, ch] += grad_out[n, oh, ow, ch]
+    return grad[:, 1:-1, 1:-1]
+
+
+@pytest.mark.parametrize("shape", [(2, 7, 6, 3), (1, 4, 5, 2)])
+def test_max_pool_matches_nnx_and_routes_ties_to_the_first_maximum(shape):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=shape).astype(np.float32)
+    ties = rng.integers(0, 2, shape).astype(np.float32)          # many equal maxima per window
+    expected = nnx.max_pool(jnp.asarray(x), (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+    np.testing.assert_array_equal(np.asarray(max_pool_3x3_s2(jnp.asarray(x))), np.asarray(expected))
+    grad_out = rng.integers(1, 5, expected.shape).astype(np.float32)
+    for inputs in (x, ties):
+        _, vjp = jax.vjp(max_pool_3x3_s2, jnp.asarray(inputs))
+        np.testing.assert_array_equal(np.asarray(vjp(jnp.asarray(grad_out))[0]),
+                                      _torch_style_pool_grad(inputs, grad_out))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -93,9 +95,50 @@ class ConvBNReLU(nnx.Module):
         return jax.nn.relu(self.bn(self.conv(x), use_running_average=not train))
 
 
+def _pool_windows(x: jax.Array) -> tuple[list[jax.Array], tuple[int, int]]:
+    """The 9 strided views of a 3×3/2 pool with padding 1 (-inf), row-major window order, and the output size."""
+    out_h, out_w = (x.shape[1] - 1) // 2 + 1, (x.shape[2] - 1) // 2 + 1
+    padded = jnp.pad(x, ((0, 0), (1, 2), (1, 2), (0, 0)), constant_values=-jnp.inf)
+    views = [padded[:, i:i + 2 * out_h:2, j:j + 2 * out_w:2] for i in range(3) for j in range(3)]
+    return views, (out_h, out_w)
+
+
+@jax.custom_vjp
 def max_pool_3x3_s2(x: jax.Array) -> jax.Array:
-    """torchvision's stem MaxPool2d(3, stride=2, padding=1) (pads with -inf)."""
-    return nnx.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+    """torchvision's stem MaxPool2d(3, stride=2, padding=1) (pads with -inf).
+
+    A max over 9 strided slices, with a gradient written as 9 masked strided pads: XLA:CPU's own
+    max-pool gradient (argmax reduce-window + scatter) cost several times PyTorch's. The gradient
+    goes to the first maximum in row-major window order, as PyTorch's CPU kernel sends it.
+    """
+    views, _ = _pool_windows(x)
+    return functools.reduce(jnp.maximum, views)
+
+
+def _max_pool_fwd(x):
+    out = max_pool_3x3_s2(x)
+    return out, (x, out)
+
+
+def _max_pool_bwd(residual, grad_out):
+    x, out = residual
+    views, (out_h, out_w) = _pool_windows(x)
+    height, width = x.shape[1], x.shape[2]
+    taken = jnp.zeros(out.shape, bool)
+    grad_padded = jnp.zeros((x.shape[0], height + 3, width + 3, x.shape[3]), grad_out.dtype)
+    zero = jnp.zeros((), grad_out.dtype)
+    for k, view in enumerate(views):
+        i, j = divmod(k, 3)
+        hit = (view == out) & ~taken
+        taken = taken | hit
+        routed = jnp.where(hit, grad_out, zero)
+        # Interior padding puts routed[q] at padded row i + 2q: the scatter of a strided slice.
+        grad_padded = grad_padded + lax.pad(routed, zero, (
+            (0, 0, 0), (i, height + 3 - i - (2 * out_h - 1), 1), (j, width + 3 - j - (2 * out_w - 1), 1), (0, 0, 0)))
+    return (grad_padded[:, 1:1 + height, 1:1 + width],)
+
+
+max_pool_3x3_s2.defvjp(_max_pool_fwd, _max_pool_bwd)
 
 
 def max_pool_2x2_ceil(x: jax.Array) -> jax.Array:
