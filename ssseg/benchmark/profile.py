@@ -7,7 +7,8 @@ sums the thunk durations by instruction, and `classify` puts every
 instruction in one class: convolution forward / backward-input /
 backward-filter (dilated ones, layer4's and ASPP's at output stride 16, apart),
 batch norm, bilinear resizes, max pool and its backward, losses, on-device
-augmentation, optimizer, copies/transposes, other. A class is read from the
+augmentation, optimizer, copies/transposes, other (1×1 convs that the model
+runs as matmuls are one class of their own). A class is read from the
 instruction itself (opcode, window, fused opcodes) and from the Python stack
 that XLA keeps in its metadata (the function and file that emitted it).
 
@@ -31,6 +32,7 @@ _TABLE_ROW = re.compile(r"^(\d+) (.*)$")
 
 # Python functions/files whose ops form a class, checked innermost frame first.
 _STACK_CLASSES = (
+    ("conv2d_nhwc", "conv 1×1 as matmul (fwd + both grads)"),
     ("resize_bilinear_align_corners", "bilinear resize"),
     ("normalization.py", "batch norm"),
     ("ssseg/train/losses.py", "losses"),
