@@ -32,7 +32,9 @@ _TABLE_ROW = re.compile(r"^(\d+) (.*)$")
 
 # Python functions/files whose ops form a class, checked innermost frame first.
 _STACK_CLASSES = (
-    ("conv2d_nhwc", "conv 1×1 as matmul (fwd + both grads)"),
+    ("_max_pool_bwd", "max pool backward"),
+    ("_pool_windows", "max pool forward"),
+    ("conv2d_nhwc", "conv as matmul: 1×1 fwd + grads, per-tap weight-grad copies"),
     ("resize_bilinear_align_corners", "bilinear resize"),
     ("normalization.py", "batch norm"),
     ("ssseg/train/losses.py", "losses"),
@@ -157,11 +159,13 @@ def classify(info: dict) -> str:
         return "max pool backward"
     if "reduce-window" in ops:
         return "max pool backward" if info["shape"].startswith("(") else "max pool forward"
+    if "all-reduce" in ops or "reduce-scatter" in ops or "all-gather" in ops:
+        return "cross-device reductions"
+    if "bhwc,bhwo->co" in info["op_name"]:  # layers._conv_mwg_bwd's einsum
+        return "conv backward-filter as per-tap matmuls"
     for needle, name in _STACK_CLASSES:
         if any(needle in frame for frame in info["stack"]):
             return name
-    if "all-reduce" in ops or "reduce-scatter" in ops or "all-gather" in ops:
-        return "cross-device reductions"
     if ops & {"copy", "transpose"} or "copy" in info["opcode"] or "transpose" in info.get("name", ""):
         return "copies / transposes"
     if "dot" in ops:

@@ -35,9 +35,8 @@ def conv2d_nhwc(x: jax.Array, kernel: jax.Array, *, stride: int = 1, dilation: i
     Same sum as `lax.conv_general_dilated` (up to float summation order), chosen statically by shape:
     taps that read only padding are dropped (ASPP's rates 12 and 18 on a 9×9 map leave the centre tap);
     a 1×1 kernel is a matmul over channels (after a strided slice), whose gradients are matmuls too
-    (XLA:CPU's conv weight gradient is several times slower). Other stride-1 convs are the lax conv
-    with a per-tap matmul weight gradient; strided ones the plain lax conv (space-to-batch for the
-    partially valid dilations measured far slower here).
+    (XLA:CPU's conv weight gradient is several times slower). Anything else is the plain lax
+    convolution (space-to-batch for the partially valid dilations measured far slower here).
     """
     kh, kw = kernel.shape[:2]
     if stride == 1 and dilation > 1:
@@ -46,47 +45,9 @@ def conv2d_nhwc(x: jax.Array, kernel: jax.Array, *, stride: int = 1, dilation: i
         kh, kw = kernel.shape[:2]
     if kh == 1 and kw == 1:
         return jnp.einsum("bhwc,co->bhwo", x[:, ::stride, ::stride], kernel[0, 0])
-    if stride == 1:
-        return _conv_matmul_weight_grad(x, kernel, dilation)
-    return _lax_conv(x, kernel, stride, dilation)
-
-
-def _lax_conv(x: jax.Array, kernel: jax.Array, stride: int, dilation: int) -> jax.Array:
-    ph, pw = dilation * (kernel.shape[0] - 1) // 2, dilation * (kernel.shape[1] - 1) // 2
+    ph, pw = dilation * (kh - 1) // 2, dilation * (kw - 1) // 2
     return lax.conv_general_dilated(x, kernel, (stride, stride), ((ph, ph), (pw, pw)),
                                     rhs_dilation=(dilation, dilation), dimension_numbers=("NHWC", "HWIO", "NHWC"))
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def _conv_matmul_weight_grad(x: jax.Array, kernel: jax.Array, dilation: int) -> jax.Array:
-    """A stride-1 lax conv whose weight gradient is one matmul per tap (shifted input^T @ cotangent).
-
-    XLA:CPU's conv weight-gradient kernel took ~2.3× the forward conv here (the decoder's 3×3 convs
-    at 33×33 were the step's largest instructions); the per-tap matmuls are the same sum, ~30 % cheaper.
-    Forward and input gradient stay the lax conv and its own transpose.
-    """
-    return _lax_conv(x, kernel, 1, dilation)
-
-
-def _conv_mwg_fwd(x, kernel, dilation):
-    return _lax_conv(x, kernel, 1, dilation), (x, kernel)
-
-
-def _conv_mwg_bwd(dilation, residual, grad_out):
-    x, kernel = residual
-    _, input_vjp = jax.vjp(lambda inputs: _lax_conv(inputs, kernel, 1, dilation), x)
-    (grad_x,) = input_vjp(grad_out)
-    kh, kw = kernel.shape[:2]
-    ph, pw = dilation * (kh - 1) // 2, dilation * (kw - 1) // 2
-    height, width = x.shape[1], x.shape[2]
-    padded = jnp.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
-    grad_kernel = jnp.stack([jnp.stack([
-        jnp.einsum("bhwc,bhwo->co", padded[:, i * dilation:i * dilation + height, j * dilation:j * dilation + width],
-                   grad_out) for j in range(kw)]) for i in range(kh)])
-    return grad_x, grad_kernel.astype(kernel.dtype)
-
-
-_conv_matmul_weight_grad.defvjp(_conv_mwg_fwd, _conv_mwg_bwd)
 
 
 class Conv2d(nnx.Conv):
