@@ -34,7 +34,7 @@ _TABLE_ROW = re.compile(r"^(\d+) (.*)$")
 _STACK_CLASSES = (
     ("_max_pool_bwd", "max pool backward"),
     ("_pool_windows", "max pool forward"),
-    ("conv2d_nhwc", "conv as matmul: 1×1 fwd + grads, per-tap weight-grad copies"),
+    ("conv2d_nhwc", "conv 1×1 as matmul (fwd + both grads)"),
     ("resize_bilinear_align_corners", "bilinear resize"),
     ("normalization.py", "batch norm"),
     ("ssseg/train/losses.py", "losses"),
@@ -161,8 +161,6 @@ def classify(info: dict) -> str:
         return "max pool backward" if info["shape"].startswith("(") else "max pool forward"
     if "all-reduce" in ops or "reduce-scatter" in ops or "all-gather" in ops:
         return "cross-device reductions"
-    if "bhwc,bhwo->co" in info["op_name"]:  # layers._conv_mwg_bwd's einsum
-        return "conv backward-filter as per-tap matmuls"
     for needle, name in _STACK_CLASSES:
         if any(needle in frame for frame in info["stack"]):
             return name
