@@ -161,11 +161,11 @@ def classify(info: dict) -> str:
         return "max pool backward" if info["shape"].startswith("(") else "max pool forward"
     if "all-reduce" in ops or "reduce-scatter" in ops or "all-gather" in ops:
         return "cross-device reductions"
+    if "dot" not in ops and (ops & {"copy", "transpose"} or "transpose" in info.get("name", "")):
+        return "copies / transposes"
     for needle, name in _STACK_CLASSES:
         if any(needle in frame for frame in info["stack"]):
             return name
-    if ops & {"copy", "transpose"} or "copy" in info["opcode"] or "transpose" in info.get("name", ""):
-        return "copies / transposes"
     if "dot" in ops:
         return "other matmuls"
     return "other"
