@@ -43,6 +43,11 @@ _STACK_CLASSES = (
 )
 
 
+# Opcodes that only move data: a fusion of these alone is a copy/transpose (a reversed kernel, a layout change).
+_DATA_MOVEMENT = {"copy", "transpose", "bitcast", "parameter", "reverse", "slice", "pad", "constant", "broadcast",
+                  "reshape", "concatenate", "fusion"}
+
+
 def _split_type(rest: str) -> tuple[str, str]:
     """'(f32[2], s32[2]) fusion(...)' -> ('(f32[2], s32[2])', 'fusion(...)'): a tuple type holds spaces."""
     if not rest.startswith("("):
@@ -161,7 +166,7 @@ def classify(info: dict) -> str:
         return "max pool backward" if info["shape"].startswith("(") else "max pool forward"
     if "all-reduce" in ops or "reduce-scatter" in ops or "all-gather" in ops:
         return "cross-device reductions"
-    if "dot" not in ops and (ops & {"copy", "transpose"} or "transpose" in info.get("name", "")):
+    if ops & {"copy", "transpose"} and ops <= _DATA_MOVEMENT:
         return "copies / transposes"
     for needle, name in _STACK_CLASSES:
         if any(needle in frame for frame in info["stack"]):
