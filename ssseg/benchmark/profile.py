@@ -39,6 +39,7 @@ _STACK_CLASSES = (
     ("normalization.py", "batch norm"),
     ("ssseg/train/losses.py", "losses"),
     ("ssseg/augment/", "augmentation"),
+    ("optax/losses", "losses"),
     ("optax/", "optimizer"),
 )
 
