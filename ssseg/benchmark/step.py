@@ -11,6 +11,8 @@ figures (JSON-ready) that `table` prints.
 
 from __future__ import annotations
 
+import json
+import os
 import time
 
 import jax
@@ -18,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ssseg.benchmark import measure
+from ssseg.benchmark import measure, profile
 from ssseg.data import pipeline
 from ssseg.data.splits import load_budget
 from ssseg.models import functional
@@ -92,10 +94,11 @@ def _header(cfg, mode: str) -> dict:
 
 
 def bench_step(cfg, *, steps: int = 5, warmup: int = 2, sources=None, pipeline_steps: int | None = None,
-               peak_gflops: float | None = None) -> dict:
+               peak_gflops: float | None = None, profile_dir: str = "") -> dict:
     """Figures of the config's train step. `sources` (DataSources) given: the timed batch is the
     pipeline's first, and the step is then fed by the pipeline for `pipeline_steps` steps
-    (default `steps`) to measure the input stall; otherwise a random batch, no stall figure."""
+    (default `steps`) to measure the input stall; otherwise a random batch, no stall figure.
+    `profile_dir`: also trace `steps` steps there and add the time by op class ("profile_ms")."""
     run = build_run(cfg)
     mesh = sharding.make_mesh()
     method = run.ctx.method
@@ -116,6 +119,8 @@ def bench_step(cfg, *, steps: int = 5, warmup: int = 2, sources=None, pipeline_s
 
     figures["step_s"], times = measure.median_seconds(one_step, steps=steps, warmup=warmup)
     figures["step_s_all"] = times
+    if profile_dir:
+        figures["profile_ms"] = _profile(compiled, one_step, steps, profile_dir)
     if feed is not None:
         n = pipeline_steps or steps
         start, metrics = time.perf_counter(), None
@@ -127,8 +132,20 @@ def bench_step(cfg, *, steps: int = 5, warmup: int = 2, sources=None, pipeline_s
     return _rates(figures, peak_gflops)
 
 
+def _profile(compiled, call, steps: int, profile_dir: str) -> dict:
+    """Time by op class over `steps` traced calls; the trace, the HLO and the per-instruction rows stay in the dir."""
+    trace = profile.profile_calls(call, steps=steps, trace_dir=profile_dir)
+    hlo_text = compiled.as_text()
+    rows = profile.instruction_times(hlo_text, profile.thunk_times_us(trace), steps)
+    with open(os.path.join(profile_dir, "step.hlo.txt"), "w") as f:
+        f.write(hlo_text)
+    with open(os.path.join(profile_dir, "instructions.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+    return profile.op_class_times(hlo_text, profile.thunk_times_us(trace), steps)
+
+
 def bench_model_only(cfg, spec, *, batch_size: int | None = None, steps: int = 5, warmup: int = 2,
-                     peak_gflops: float | None = None) -> dict:
+                     peak_gflops: float | None = None, profile_dir: str = "") -> dict:
     """Forward + backward (train-mode batch norm, cross-entropy) of the network on random tensors."""
     num_classes, channels = len(spec.class_names), spec.channels
     graphdef, params, batch_stats = functional.split_model(build_model(cfg.model, num_classes, channels, cfg.seed))
@@ -148,8 +165,12 @@ def bench_model_only(cfg, spec, *, batch_size: int | None = None, steps: int = 5
     compiled, figures = measure.compile_with_stats(grad_fn, params, batch_stats, images, labels)
     figures = {**_header(cfg, "model_only"), "batches": "random", "images_per_step": b, **figures,
                "params": int(sum(p.size for p in jax.tree.leaves(params)))}
-    figures["step_s"], figures["step_s_all"] = measure.median_seconds(
-        lambda: compiled(params, batch_stats, images, labels), steps=steps, warmup=warmup)
+    def call():
+        return compiled(params, batch_stats, images, labels)
+
+    figures["step_s"], figures["step_s_all"] = measure.median_seconds(call, steps=steps, warmup=warmup)
+    if profile_dir:
+        figures["profile_ms"] = _profile(compiled, call, steps, profile_dir)
     return _rates(figures, peak_gflops)
 
 

@@ -24,6 +24,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--random-batch", action="store_true",
                         help="random batches instead of the dataset (no built dataset needed; no input-stall figure)")
     parser.add_argument("--peak-size", type=int, default=2048, help="side of the f32 matmul that measures the peak (0: skip)")
+    parser.add_argument("--profile", default="", metavar="DIR",
+                        help="also trace the timed steps with jax.profiler into DIR and print time by op class")
     parser.add_argument("--json", default="", help="also write the figures to this file")
     parser.set_defaults(accepts_config_overrides=True)
 
@@ -38,9 +40,10 @@ def run(args) -> int:
     peak = measure.matmul_peak_gflops(args.peak_size) if args.peak_size > 0 else None
     if args.model_only:
         spec = get_spec(cfg.data.name, cfg.data.manual_dir or None)
-        figures = step.bench_model_only(cfg, spec, steps=args.steps, warmup=args.warmup, peak_gflops=peak)
+        figures = step.bench_model_only(cfg, spec, steps=args.steps, warmup=args.warmup, peak_gflops=peak,
+                                         profile_dir=args.profile)
     elif args.random_batch:
-        figures = step.bench_step(cfg, steps=args.steps, warmup=args.warmup, peak_gflops=peak)
+        figures = step.bench_step(cfg, steps=args.steps, warmup=args.warmup, peak_gflops=peak, profile_dir=args.profile)
     else:
         from ssseg.data.sources import load_sources
         from ssseg.methods.contract import get_method
@@ -54,6 +57,10 @@ def run(args) -> int:
                            sources=sources)["ms_per_batch"] for k in kinds)
     figures["config"] = " ".join([args.config, *args.extra])
     print(step.table(figures))
+    if "profile_ms" in figures:
+        from ssseg.benchmark.profile import table
+
+        print(table(figures["profile_ms"], figures["step_s"]))
     print(json.dumps(figures))
     if args.json:
         with open(args.json, "w") as f:

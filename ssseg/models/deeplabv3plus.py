@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from ssseg.models.layers import ConvBNReLU, resize_bilinear_align_corners
+from ssseg.models.layers import Conv2d, ConvBNReLU, resize_bilinear_align_corners
 from ssseg.models.resnet import ResNet
 
 Features = tuple[jax.Array, jax.Array]  # (low_bhwc at stride 4, high_bhwc at the output stride)
@@ -41,7 +41,7 @@ class DeepLabV3PlusDecoder(nnx.Module):
         self.reduce = ConvBNReLU(low_channels, reduce_channels, 1, rngs=rngs)
         self.fuse1 = ConvBNReLU(aspp_channels + reduce_channels, fuse_channels, 3, rngs=rngs)
         self.fuse2 = ConvBNReLU(fuse_channels, fuse_channels, 3, rngs=rngs)
-        self.classifier = nnx.Conv(fuse_channels, num_classes, (1, 1), use_bias=True, rngs=rngs)
+        self.classifier = Conv2d(fuse_channels, num_classes, (1, 1), use_bias=True, rngs=rngs)
 
     def embed(self, features: Features, train: bool) -> jax.Array:
         """The fused stride-4 features the classifier reads, [B, h/4, w/4, fuse_channels]."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from jax import lax
 
 # PyTorch's BatchNorm momentum 0.1 weights the *new* batch; flax's momentum weights the running average.
 BN_MOMENTUM = 0.9
@@ -15,17 +18,65 @@ BN_EPS = 1e-5
 conv_kernel_init = nnx.initializers.variance_scaling(2.0, "fan_out", "normal")
 
 
+def _valid_taps(kernel: int, dilation: int, size: int) -> tuple[int, int]:
+    """(first, last+1) of the centred kernel taps that read at least one real pixel of a `size`-long axis.
+
+    With PyTorch's padding `dilation*(k-1)//2`, tap i reads offset (i - k//2)*dilation from each output
+    pixel; if |offset| >= size, every output reads zero padding there and the tap contributes exactly 0.
+    """
+    centre = kernel // 2
+    reach = min(centre, (size - 1) // dilation) if dilation > 0 else centre
+    return centre - reach, centre + reach + 1
+
+
+def conv2d_nhwc(x: jax.Array, kernel: jax.Array, *, stride: int = 1, dilation: int = 1) -> jax.Array:
+    """PyTorch's Conv2d(padding=dilation*(k-1)//2) on NHWC, in the form XLA:CPU runs fastest.
+
+    Same sum as `lax.conv_general_dilated` (up to float summation order), chosen statically by shape:
+    taps that read only padding are dropped (ASPP's rates 12 and 18 on a 9×9 map leave the centre tap);
+    a 1×1 kernel is a matmul over channels (after a strided slice), whose gradients are matmuls too
+    (XLA:CPU's conv weight gradient is several times slower). Anything else is the plain lax
+    convolution (space-to-batch for the partially valid dilations measured far slower here).
+    """
+    kh, kw = kernel.shape[:2]
+    if stride == 1 and dilation > 1:
+        (top, bottom), (left, right) = _valid_taps(kh, dilation, x.shape[1]), _valid_taps(kw, dilation, x.shape[2])
+        kernel = kernel[top:bottom, left:right]
+        kh, kw = kernel.shape[:2]
+    if kh == 1 and kw == 1:
+        return jnp.einsum("bhwc,co->bhwo", x[:, ::stride, ::stride], kernel[0, 0])
+    ph, pw = dilation * (kh - 1) // 2, dilation * (kw - 1) // 2
+    return lax.conv_general_dilated(x, kernel, (stride, stride), ((ph, ph), (pw, pw)),
+                                    rhs_dilation=(dilation, dilation), dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+class Conv2d(nnx.Conv):
+    """nnx.Conv (same parameters, same tree) computed by `conv2d_nhwc`: square kernel, PyTorch padding."""
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        stride, dilation = _square(self.strides, "strides"), _square(self.kernel_dilation, "kernel_dilation")
+        y = conv2d_nhwc(x, self.kernel[...], stride=stride, dilation=dilation)
+        return y + self.bias[...] if self.bias is not None else y
+
+
+def _square(value, name: str) -> int:
+    values = {int(v) for v in value} if isinstance(value, (tuple, list)) else {int(value or 1)}
+    if len(values) != 1:
+        raise ValueError(f"Conv2d.{name}={value!r}: expected the same value on both axes")
+    return values.pop()
+
+
 def conv2d(in_channels: int, out_channels: int, kernel: int, *, rngs: nnx.Rngs, stride: int = 1,
-           dilation: int = 1, use_bias: bool = False) -> nnx.Conv:
+           dilation: int = 1, use_bias: bool = False) -> Conv2d:
     """A k×k conv with PyTorch's symmetric padding `dilation*(k-1)//2`.
 
     Explicit symmetric padding (not 'SAME') keeps stride-2 outputs aligned with
     PyTorch, so imported torchvision weights see the same pixels.
     """
     pad = dilation * (kernel - 1) // 2
-    return nnx.Conv(in_channels, out_channels, (kernel, kernel), strides=stride,
-                    padding=((pad, pad), (pad, pad)), kernel_dilation=dilation,
-                    use_bias=use_bias, kernel_init=conv_kernel_init, rngs=rngs)
+    return Conv2d(in_channels, out_channels, (kernel, kernel), strides=stride,
+                  padding=((pad, pad), (pad, pad)), kernel_dilation=dilation,
+                  use_bias=use_bias, kernel_init=conv_kernel_init, rngs=rngs)
 
 
 def batch_norm(channels: int, *, rngs: nnx.Rngs) -> nnx.BatchNorm:
@@ -44,9 +95,50 @@ class ConvBNReLU(nnx.Module):
         return jax.nn.relu(self.bn(self.conv(x), use_running_average=not train))
 
 
+def _pool_windows(x: jax.Array) -> tuple[list[jax.Array], tuple[int, int]]:
+    """The 9 strided views of a 3×3/2 pool with padding 1 (-inf), row-major window order, and the output size."""
+    out_h, out_w = (x.shape[1] - 1) // 2 + 1, (x.shape[2] - 1) // 2 + 1
+    padded = jnp.pad(x, ((0, 0), (1, 2), (1, 2), (0, 0)), constant_values=-jnp.inf)
+    views = [padded[:, i:i + 2 * out_h:2, j:j + 2 * out_w:2] for i in range(3) for j in range(3)]
+    return views, (out_h, out_w)
+
+
+@jax.custom_vjp
 def max_pool_3x3_s2(x: jax.Array) -> jax.Array:
-    """torchvision's stem MaxPool2d(3, stride=2, padding=1) (pads with -inf)."""
-    return nnx.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+    """torchvision's stem MaxPool2d(3, stride=2, padding=1) (pads with -inf).
+
+    A max over 9 strided slices, with a gradient written as 9 masked strided pads: XLA:CPU's own
+    max-pool gradient (argmax reduce-window + scatter) cost several times PyTorch's. The gradient
+    goes to the first maximum in row-major window order, as PyTorch's CPU kernel sends it.
+    """
+    views, _ = _pool_windows(x)
+    return functools.reduce(jnp.maximum, views)
+
+
+def _max_pool_fwd(x):
+    out = max_pool_3x3_s2(x)
+    return out, (x, out)
+
+
+def _max_pool_bwd(residual, grad_out):
+    x, out = residual
+    views, (out_h, out_w) = _pool_windows(x)
+    height, width = x.shape[1], x.shape[2]
+    taken = jnp.zeros(out.shape, bool)
+    grad_padded = jnp.zeros((x.shape[0], height + 3, width + 3, x.shape[3]), grad_out.dtype)
+    zero = jnp.zeros((), grad_out.dtype)
+    for k, view in enumerate(views):
+        i, j = divmod(k, 3)
+        hit = (view == out) & ~taken
+        taken = taken | hit
+        routed = jnp.where(hit, grad_out, zero)
+        # Interior padding puts routed[q] at padded row i + 2q: the scatter of a strided slice.
+        grad_padded = grad_padded + lax.pad(routed, zero, (
+            (0, 0, 0), (i, height + 3 - i - (2 * out_h - 1), 1), (j, width + 3 - j - (2 * out_w - 1), 1), (0, 0, 0)))
+    return (grad_padded[:, 1:1 + height, 1:1 + width],)
+
+
+max_pool_3x3_s2.defvjp(_max_pool_fwd, _max_pool_bwd)
 
 
 def max_pool_2x2_ceil(x: jax.Array) -> jax.Array:

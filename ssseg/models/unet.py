@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from ssseg.errors import ConfigError
-from ssseg.models.layers import ConvBNReLU, max_pool_2x2_ceil, resize_bilinear_align_corners
+from ssseg.models.layers import Conv2d, ConvBNReLU, max_pool_2x2_ceil, resize_bilinear_align_corners
 
 
 class DoubleConv(nnx.Module):
@@ -42,7 +42,7 @@ class UNetDecoder(nnx.Module):
     def __init__(self, widths: tuple[int, ...], num_classes: int, *, rngs: nnx.Rngs):
         self.ups = nnx.List([DoubleConv(widths[i + 1] + widths[i], widths[i], rngs=rngs)
                              for i in reversed(range(len(widths) - 1))])
-        self.classifier = nnx.Conv(widths[0], num_classes, (1, 1), use_bias=True, rngs=rngs)
+        self.classifier = Conv2d(widths[0], num_classes, (1, 1), use_bias=True, rngs=rngs)
 
     def embed(self, features: tuple[jax.Array, ...], train: bool) -> jax.Array:
         """The full-resolution features the classifier reads, [B, h, w, width]."""

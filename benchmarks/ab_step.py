@@ -1,0 +1,87 @@
+"""A/B of one config's train step: the model's fast conv and pool forms against the plain lax ones.
+
+    python benchmarks/ab_step.py --config experiments/magnetic_tile.py:method=supervised,preset=paper \
+        --config.model.backbone=resnet50 --config.data.crop_size=129 --config.data.batch_size=4 --rounds 6
+
+"plain" traces the model with `conv2d_nhwc` replaced by `lax.conv_general_dilated` with PyTorch's padding
+and the stem pool by `nnx.max_pool`: what nnx.Conv and the pool computed before (commit 2c89523).
+Both steps are compiled in one process from the same state and batch, then called alternately
+(A, B, A, B, ...): on a CPU shared with other jobs the load moves between separate runs by 2x, so
+only interleaved calls give a ratio worth reading. Prints each form's median and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import time
+
+import jax
+import numpy as np
+from flax import nnx
+from jax import lax
+
+from ssseg.benchmark.step import random_batch
+from ssseg.config.loader import load_config
+from ssseg.models import layers, resnet
+from ssseg.train import sharding
+from ssseg.train.setup import build_run
+from ssseg.train.step import compile_train_step
+
+
+def _plain_conv(x, kernel, *, stride=1, dilation=1):
+    ph, pw = dilation * (kernel.shape[0] - 1) // 2, dilation * (kernel.shape[1] - 1) // 2
+    return lax.conv_general_dilated(x, kernel, (stride, stride), ((ph, ph), (pw, pw)), rhs_dilation=(dilation, dilation),
+                                    dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def _plain_pool(x):
+    return nnx.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+
+
+@contextlib.contextmanager
+def plain_forms():
+    """While tracing: the model's conv and stem pool as the plain lax/nnx ops."""
+    saved = layers.conv2d_nhwc, resnet.max_pool_3x3_s2
+    layers.conv2d_nhwc, resnet.max_pool_3x3_s2 = _plain_conv, _plain_pool
+    try:
+        yield
+    finally:
+        layers.conv2d_nhwc, resnet.max_pool_3x3_s2 = saved
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--rounds", type=int, default=6, help="timed (plain, fast) pairs after one warm-up pair")
+    args, extra = parser.parse_known_args()
+    cfg = load_config(args.config, extra)
+    run = build_run(cfg)
+    mesh = sharding.make_mesh()
+    batch = sharding.shard_batch(random_batch(cfg, run.spec, run.ctx.method, cfg.seed), mesh)
+    rng = jax.random.key(cfg.seed)
+    steps, states = {}, {}
+    for name in ("plain", "fast"):
+        # Each step donates its state: give each its own buffers.
+        state = jax.device_put(jax.tree.map(np.array, jax.device_get(run.state)), sharding.replicated(mesh))
+        with plain_forms() if name == "plain" else contextlib.nullcontext():
+            steps[name] = compile_train_step(run.ctx, mesh).lower(state, batch, rng).compile()
+        states[name] = state
+    times = {name: [] for name in steps}
+    for round_index in range(args.rounds + 1):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            states[name], metrics = step(states[name], batch, rng)
+            jax.block_until_ready(metrics)
+            if round_index:
+                times[name].append(time.perf_counter() - start)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    for name, values in times.items():
+        print(f"{name:>5}: median {medians[name]:.3f} s  all {[round(v, 3) for v in values]}")
+    print(f"fast / plain = {medians['fast'] / medians['plain']:.3f}  "
+          f"(per-round ratios {[round(f / p, 3) for p, f in zip(times['plain'], times['fast'])]})")
+
+
+if __name__ == "__main__":
+    main()

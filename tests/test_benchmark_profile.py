@@ -1,0 +1,47 @@
+"""The profile's op classes: conv directions and dilations read from compiled HLO, trace sums exact."""
+
+import gzip
+import json
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from ssseg.benchmark import profile
+
+
+def _loss(x, w_dilated, w_plain):
+    y = lax.conv_general_dilated(x, w_dilated, (1, 1), ((6, 6), (6, 6)), rhs_dilation=(6, 6),
+                                 dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    y = lax.conv_general_dilated(jax.nn.relu(y), w_plain, (1, 1), ((1, 1), (1, 1)),
+                                 dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    y = lax.reduce_window(y, -jnp.inf, lax.max, (1, 3, 3, 1), (1, 2, 2, 1), ((0, 0), (1, 1), (1, 1), (0, 0)))
+    return jnp.sum(y ** 2)
+
+
+def test_compiled_grad_has_each_conv_direction_and_the_pool_backward():
+    args = (jnp.ones((2, 9, 9, 4)), jnp.ones((3, 3, 4, 4)), jnp.ones((3, 3, 4, 4)))
+    hlo = jax.jit(jax.grad(_loss, argnums=(0, 1, 2))).lower(*args).compile().as_text()
+    classes = {profile.classify({**info, "name": name}) for name, info in profile.parse_hlo(hlo).items()
+               if info["computation"].startswith("main")}
+    assert {"conv forward, ASPP dilation 6", "conv backward-filter, ASPP dilation 6", "conv forward",
+            "conv backward-filter", "max pool forward"} <= classes
+    assert "max pool backward" in classes
+    assert {"conv backward-input", "conv backward-input, ASPP dilation 6"} & classes  # XLA may fold one away
+
+
+def test_thunk_times_sum_hlo_op_events_only(tmp_path):
+    events = [{"ph": "X", "name": "a", "dur": 5.0, "args": {"hlo_op": "conv.1"}},
+              {"ph": "X", "name": "a", "dur": 7.5, "args": {"hlo_op": "conv.1"}},
+              {"ph": "X", "name": "end: conv.1", "dur": 0.25, "args": {}},
+              {"ph": "X", "name": "b", "dur": 2.0, "args": {"hlo_op": "fusion"}},
+              {"ph": "M", "name": "thread_name", "args": {"name": "x"}}]
+    path = tmp_path / "t.trace.json.gz"
+    with gzip.open(path, "wt") as f:
+        json.dump({"traceEvents": events}, f)
+    assert profile.thunk_times_us(str(path)) == {"conv.1": 12.5, "fusion": 2.0}
+    hlo = ("ENTRY %main (p: f32[2]) -> f32[2] {\n"
+           "  %p = f32[2]{0} parameter(0)\n"
+           "  ROOT %fusion = f32[2]{0} fusion(%p), kind=kLoop, calls=%c\n}\n")
+    assert profile.op_class_times(hlo, {"fusion": 4000.0, "gone": 1000.0}, steps=2) == {
+        "other": 2.0, "other (not in HLO)": 0.5}
