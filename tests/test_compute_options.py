@@ -91,6 +91,8 @@ def test_bf16_model_computes_in_bf16_and_returns_f32():
     jaxpr = str(jax.make_jaxpr(forward)(params, images))
     convs = [line.split("=")[0] for line in jaxpr.splitlines() if "conv_general_dilated[" in line]
     assert len(convs) >= 10 and all(":bf16[" in out for out in convs), convs  # every conv's output
+    matmuls = [line.split("=")[0] for line in jaxpr.splitlines() if "dot_general[" in line]
+    assert len(matmuls) >= 5 and all(":bf16[" in out for out in matmuls), matmuls  # 1x1 convs run as matmuls
     logits, stats = jax.eval_shape(forward, params, images)
     assert logits.dtype == jnp.float32 and _dtypes(stats) == {"float32"}
 

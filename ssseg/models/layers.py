@@ -55,8 +55,11 @@ class Conv2d(nnx.Conv):
 
     def __call__(self, x: jax.Array) -> jax.Array:
         stride, dilation = _square(self.strides, "strides"), _square(self.kernel_dilation, "kernel_dilation")
-        y = conv2d_nhwc(x, self.kernel[...], stride=stride, dilation=dilation)
-        return y + self.bias[...] if self.bias is not None else y
+        bias = self.bias[...] if self.bias is not None else None
+        # As nnx.Conv: input, kernel and bias in `self.dtype` (train.compute_dtype), else promoted.
+        x, kernel, bias = self.promote_dtype((x, self.kernel[...], bias), dtype=self.dtype)
+        y = conv2d_nhwc(x, kernel, stride=stride, dilation=dilation)
+        return y + bias if bias is not None else y
 
 
 def _square(value, name: str) -> int:
