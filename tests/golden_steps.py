@@ -220,14 +220,15 @@ def perturbed(prepared: Prepared, seed: int) -> Prepared:
 def tolerances(base: dict, noisy: list[dict]) -> dict:
     """{quantity: rtol} for the quantities that float noise moves by more than RTOL / SENSITIVITY_FACTOR."""
     want = dict(_flatten(base))
+    noisy_flat = [dict(_flatten(other)) for other in noisy]
     out = {}
     for key, old in want.items():
         if isinstance(old, str):
             continue
         scale_key = key[:-len("sum")] + "abs" if key.endswith(".sum") else key
         worst = 0.0
-        for other in noisy:
-            new = dict(_flatten(other)).get(key)
+        for other in noisy_flat:
+            new = other.get(key)
             olds, news = (old, new) if isinstance(old, list) else ([old], [new])
             scales = want[scale_key] if isinstance(want[scale_key], list) else [want[scale_key]]
             for o, n, sc in zip(olds, news, scales):

@@ -83,7 +83,7 @@ class EvalExtras:
         args, measurer = self.args, self.measurer
         variants = single_options(args.postprocess, run_.spec.class_names, measurer.classes)
         variants += [] if measurer.postprocess.is_identity else [measurer.postprocess]
-        predictor = Predictor(args.workdir, step=args.step)
+        predictor = Predictor(args.workdir, run=run_)  # the run eval restored: no second restore
         result = evaluate_split(predictor, evaluator.sources.source(args.split), measurer, variants, args.instances)
         print("\n".join(format_lines(result)))
         if args.instances:
