@@ -5,6 +5,7 @@
 
 "plain" traces the model with `conv2d_nhwc` replaced by `lax.conv_general_dilated` with PyTorch's padding
 and the stem pool by `nnx.max_pool`: what nnx.Conv and the pool computed before (commit 2c89523).
+`--against no-im2col` instead keeps every fast form but the im2col 3×3 convs (commit fc44518's model).
 Both steps are compiled in one process from the same state and batch, then called alternately
 (A, B, A, B, ...): on a CPU shared with other jobs the load moves between separate runs by 2x, so
 only interleaved calls give a ratio worth reading. Prints each form's median and the ratio.
@@ -41,6 +42,17 @@ def _plain_pool(x):
 
 
 @contextlib.contextmanager
+def without_im2col():
+    """While tracing: every 3×3 conv as the lax conv (no input is wide enough for im2col)."""
+    saved = layers.IM2COL_MIN_CHANNELS
+    layers.IM2COL_MIN_CHANNELS = 1 << 30
+    try:
+        yield
+    finally:
+        layers.IM2COL_MIN_CHANNELS = saved
+
+
+@contextlib.contextmanager
 def plain_forms():
     """While tracing: the model's conv and stem pool as the plain lax/nnx ops."""
     saved = layers.conv2d_nhwc, resnet.max_pool_3x3_s2
@@ -55,6 +67,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True)
     parser.add_argument("--rounds", type=int, default=6, help="timed (plain, fast) pairs after one warm-up pair")
+    parser.add_argument("--against", choices=("plain", "no-im2col"), default="plain",
+                        help="the baseline form: all plain lax ops, or today's forms without im2col")
     args, extra = parser.parse_known_args()
     cfg = load_config(args.config, extra)
     run = build_run(cfg)
@@ -65,7 +79,8 @@ def main() -> None:
     for name in ("plain", "fast"):
         # Each step donates its state: give each its own buffers.
         state = jax.device_put(jax.tree.map(np.array, jax.device_get(run.state)), sharding.replicated(mesh))
-        with plain_forms() if name == "plain" else contextlib.nullcontext():
+        baseline = plain_forms() if args.against == "plain" else without_im2col()
+        with baseline if name == "plain" else contextlib.nullcontext():
             steps[name] = compile_train_step(run.ctx, mesh).lower(state, batch, rng).compile()
         states[name] = state
     times = {name: [] for name in steps}

@@ -45,3 +45,16 @@ def test_thunk_times_sum_hlo_op_events_only(tmp_path):
            "  ROOT %fusion = f32[2]{0} fusion(%p), kind=kLoop, calls=%c\n}\n")
     assert profile.op_class_times(hlo, {"fusion": 4000.0, "gone": 1000.0}, steps=2) == {
         "other": 2.0, "other (not in HLO)": 0.5}
+
+
+def test_model_matmul_forms_have_their_own_classes():
+    from ssseg.models.layers import conv2d_im2col, conv2d_nhwc
+
+    def loss(x, w1, w3):
+        return jnp.sum(conv2d_im2col(conv2d_nhwc(x, w1), w3, 1, 1) ** 2)
+
+    args = (jnp.ones((1, 5, 5, 3)), jnp.ones((1, 1, 3, 4)), jnp.ones((3, 3, 4, 2)))
+    hlo = jax.jit(jax.grad(loss, argnums=(0, 1, 2))).lower(*args).compile().as_text()
+    classes = {profile.classify({**info, "name": name}) for name, info in profile.parse_hlo(hlo).items()
+               if info["computation"].startswith("main")}
+    assert {"conv 1×1 as matmul (fwd + both grads)", "conv k×k as im2col matmul (fwd + both grads)"} <= classes

@@ -3,8 +3,8 @@
 Inputs, kernels and cotangents are small integers, so every float32 sum is exact whatever its
 order: forward and both gradients must be *equal* to `lax.conv_general_dilated` with PyTorch's
 padding, not merely close. Cases: 1×1 as a matmul (stride 1 and 2, odd sizes), dilated kernels
-whose off-centre taps read only padding (dropped on both axes, on one axis), and a dilation where
-every tap is partly valid (the plain path). The stem max pool: forward equal to nnx.max_pool, and
+whose off-centre taps read only padding (dropped on both axes, on one axis), a dilation where
+every tap is partly valid, narrow 3×3 convs (the plain path) and wide ones (im2col matmuls). The stem max pool: forward equal to nnx.max_pool, and
 its gradient sent to the first maximum of each window (row-major), as PyTorch's CPU kernel does.
 """
 
@@ -15,7 +15,8 @@ import pytest
 from flax import nnx
 from jax import lax
 
-from ssseg.models.layers import Conv2d, _valid_taps, conv2d, conv2d_nhwc, max_pool_3x3_s2
+from ssseg.models.layers import (IM2COL_MIN_CHANNELS, Conv2d, _valid_taps, conv2d, conv2d_im2col, conv2d_nhwc,
+                                 max_pool_3x3_s2)
 
 
 def plain_conv(x, kernel, stride, dilation):
@@ -35,6 +36,17 @@ CASES = [  # (input [b, h, w, c], kernel size, out channels, stride, dilation)
     ((1, 3, 9, 2), 3, 2, 1, 4),    # rows: centre only; columns: all three taps
     ((2, 5, 6, 2), 3, 3, 1, 2),    # every tap partly valid: the plain conv
     ((2, 7, 7, 2), 3, 3, 2, 1),
+    ((1, 5, 6, IM2COL_MIN_CHANNELS), 3, 3, 1, 1),   # wide enough for im2col
+    ((1, 7, 6, IM2COL_MIN_CHANNELS), 3, 2, 2, 1),
+    ((1, 6, 5, IM2COL_MIN_CHANNELS), 3, 2, 1, 2),
+]
+
+IM2COL_CASES = [  # conv2d_im2col called directly, any width: odd sizes, strides, dilations, a 5×5 kernel
+    ((2, 5, 7, 3), 3, 4, 1, 1),
+    ((2, 7, 6, 2), 3, 3, 2, 1),
+    ((1, 6, 7, 2), 3, 2, 1, 3),
+    ((1, 8, 9, 2), 3, 2, 2, 2),
+    ((1, 6, 6, 2), 5, 2, 1, 1),
 ]
 
 
@@ -52,6 +64,18 @@ def test_forward_and_gradients_equal_the_plain_conv(shape, k, out, stride, dilat
     for mine, theirs in zip(grads(lambda x, w: conv2d_nhwc(x, w, stride=stride, dilation=dilation)),
                             grads(lambda x, w: plain_conv(x, w, stride, dilation))):
         np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))
+
+
+@pytest.mark.parametrize("shape,k,out,stride,dilation", IM2COL_CASES)
+def test_im2col_forward_and_gradients_equal_the_plain_conv(shape, k, out, stride, dilation):
+    x, kernel = integers(3, shape), integers(4, (k, k, shape[-1], out))
+    expected = plain_conv(x, kernel, stride, dilation)
+    np.testing.assert_array_equal(np.asarray(conv2d_im2col(x, kernel, stride, dilation)), np.asarray(expected))
+    cotangent = integers(5, expected.shape)
+    _, mine = jax.vjp(lambda x, w: conv2d_im2col(x, w, stride, dilation), x, kernel)
+    _, theirs = jax.vjp(lambda x, w: plain_conv(x, w, stride, dilation), x, kernel)
+    for got, want in zip(mine(cotangent), theirs(cotangent)):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
 
 
 def test_valid_taps_keep_what_reads_a_pixel():

@@ -8,7 +8,7 @@ instruction in one class: convolution forward / backward-input /
 backward-filter (dilated ones, layer4's and ASPP's at output stride 16, apart),
 batch norm, bilinear resizes, max pool and its backward, losses, on-device
 augmentation, optimizer, copies/transposes, other (1×1 convs that the model
-runs as matmuls are one class of their own). A class is read from the
+runs as matmuls are one class of their own, its im2col 3×3 convs another). A class is read from the
 instruction itself (opcode, window, fused opcodes) and from the Python stack
 that XLA keeps in its metadata (the function and file that emitted it).
 
@@ -34,6 +34,8 @@ _TABLE_ROW = re.compile(r"^(\d+) (.*)$")
 _STACK_CLASSES = (
     ("_max_pool_bwd", "max pool backward"),
     ("_pool_windows", "max pool forward"),
+    ("conv2d_im2col", "conv k×k as im2col matmul (fwd + both grads)"),
+    ("_im2col_bwd", "conv k×k as im2col matmul (fwd + both grads)"),
     ("conv2d_nhwc", "conv 1×1 as matmul (fwd + both grads)"),
     ("resize_bilinear_align_corners", "bilinear resize"),
     ("normalization.py", "batch norm"),

@@ -14,6 +14,10 @@ from jax import lax
 BN_MOMENTUM = 0.9
 BN_EPS = 1e-5
 
+# 3×3 convs over this many input channels or more run as im2col matmuls (the deep stem (3→64→64→128 at
+# 65×65) and layer1 (64→64) run as fast or faster as XLA convs).
+IM2COL_MIN_CHANNELS = 128
+
 # torchvision initialises ResNet convs with kaiming_normal(fan_out, relu).
 conv_kernel_init = nnx.initializers.variance_scaling(2.0, "fan_out", "normal")
 
@@ -35,8 +39,9 @@ def conv2d_nhwc(x: jax.Array, kernel: jax.Array, *, stride: int = 1, dilation: i
     Same sum as `lax.conv_general_dilated` (up to float summation order), chosen statically by shape:
     taps that read only padding are dropped (ASPP's rates 12 and 18 on a 9×9 map leave the centre tap);
     a 1×1 kernel is a matmul over channels (after a strided slice), whose gradients are matmuls too
-    (XLA:CPU's conv weight gradient is several times slower). Anything else is the plain lax
-    convolution (space-to-batch for the partially valid dilations measured far slower here).
+    (XLA:CPU's conv weight gradient is several times slower); a larger kernel over at least
+    `IM2COL_MIN_CHANNELS` input channels is one matmul over its stacked taps (`conv2d_im2col`).
+    The rest (the deep stem's narrow convs) is the plain lax convolution.
     """
     kh, kw = kernel.shape[:2]
     if stride == 1 and dilation > 1:
@@ -45,9 +50,52 @@ def conv2d_nhwc(x: jax.Array, kernel: jax.Array, *, stride: int = 1, dilation: i
         kh, kw = kernel.shape[:2]
     if kh == 1 and kw == 1:
         return jnp.einsum("bhwc,co->bhwo", x[:, ::stride, ::stride], kernel[0, 0])
+    if x.shape[-1] >= IM2COL_MIN_CHANNELS:
+        return conv2d_im2col(x, kernel, stride, dilation)
     ph, pw = dilation * (kh - 1) // 2, dilation * (kw - 1) // 2
     return lax.conv_general_dilated(x, kernel, (stride, stride), ((ph, ph), (pw, pw)),
                                     rhs_dilation=(dilation, dilation), dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def _stacked_taps(x: jax.Array, kernel_hw: tuple[int, int], stride: int, dilation: int) -> jax.Array:
+    """im2col: the kh·kw shifted, strided views of `x` (PyTorch's zero padding), stacked on channels, tap-major."""
+    (kh, kw), (height, width) = kernel_hw, x.shape[1:3]
+    ph, pw = dilation * (kh - 1) // 2, dilation * (kw - 1) // 2
+    out_h = (height + 2 * ph - dilation * (kh - 1) - 1) // stride + 1
+    out_w = (width + 2 * pw - dilation * (kw - 1) - 1) // stride + 1
+    padded = jnp.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+    views = [padded[:, i * dilation:i * dilation + stride * (out_h - 1) + 1:stride,
+                    j * dilation:j * dilation + stride * (out_w - 1) + 1:stride] for i in range(kh) for j in range(kw)]
+    return jnp.concatenate(views, axis=-1)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def conv2d_im2col(x: jax.Array, kernel: jax.Array, stride: int, dilation: int) -> jax.Array:
+    """A k×k conv as one matmul of the stacked taps [b, h, w, k·k·c_in] with the kernel [k·k·c_in, c_out].
+
+    XLA:CPU's conv kernels lose to its matmul on ResNet's 3×3 convs with ≥ 128 channels: fwd + both
+    gradients of layer4's dilated 3×3 (4×9×9, 512→512) 62 → 32 ms, the decoder's 304→256 on 4×33×33
+    232 → 169 ms (benchmarks/conv_forms.py). The gradient is written out so that only `x` is kept for
+    the backward pass (the taps, k·k times its size, are rebuilt there): memory stays the lax conv's.
+    """
+    return jnp.einsum("bhwk,ko->bhwo", _stacked_taps(x, kernel.shape[:2], stride, dilation),
+                      kernel.reshape(-1, kernel.shape[-1]))
+
+
+def _im2col_fwd(x, kernel, stride, dilation):
+    return conv2d_im2col(x, kernel, stride, dilation), (x, kernel)
+
+
+def _im2col_bwd(stride, dilation, residual, grad_out):
+    x, kernel = residual
+    taps, taps_vjp = jax.vjp(lambda v: _stacked_taps(v, kernel.shape[:2], stride, dilation), x)
+    flat_kernel = kernel.reshape(-1, kernel.shape[-1])
+    grad_kernel = jnp.einsum("bhwk,bhwo->ko", taps, grad_out).reshape(kernel.shape)
+    (grad_x,) = taps_vjp(jnp.einsum("bhwo,ko->bhwk", grad_out, flat_kernel))
+    return grad_x, grad_kernel
+
+
+conv2d_im2col.defvjp(_im2col_fwd, _im2col_bwd)
 
 
 class Conv2d(nnx.Conv):

@@ -1,0 +1,72 @@
+"""Each 3×3 conv of the R50 DeepLabV3+ step (crop 129, batch 4, output stride 16): lax conv vs the model's form.
+
+    python benchmarks/conv_forms.py [--batch 4] [--rounds 6]
+
+For every 3×3 conv shape of the step (deep stem, ResNet stages, layer4's dilation 2, ASPP's rate 6,
+the decoder), times forward + both gradients of `lax.conv_general_dilated` with PyTorch's padding
+against `conv2d_nhwc` (what the model runs: im2col matmuls from `IM2COL_MIN_CHANNELS` input channels
+up), called alternately in one process so that a shared CPU's load hits both alike. Prints each
+median, the ratio, and the count of such convs in one step. Checks both agree to float tolerance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from ssseg.models.layers import IM2COL_MIN_CHANNELS, conv2d_nhwc
+
+# name, spatial size at crop 129, c_in, c_out, stride, dilation, convs of this shape in one step
+SHAPES = [
+    ("stem conv1", 129, 3, 64, 2, 1, 1), ("stem conv2", 65, 64, 64, 1, 1, 1), ("stem conv3", 65, 64, 128, 1, 1, 1),
+    ("layer1", 33, 64, 64, 1, 1, 3), ("layer2 first", 33, 128, 128, 2, 1, 1), ("layer2", 17, 128, 128, 1, 1, 3),
+    ("layer3 first", 17, 256, 256, 2, 1, 1), ("layer3", 9, 256, 256, 1, 1, 5), ("layer4 (dilation 2)", 9, 512, 512, 1, 2, 3),
+    ("ASPP rate 6", 9, 2048, 256, 1, 6, 1), ("decoder 1", 33, 304, 256, 1, 1, 1), ("decoder 2", 33, 256, 256, 1, 1, 1),
+]
+
+
+def _lax_conv(x, kernel, stride, dilation):
+    return lax.conv_general_dilated(x, kernel, (stride, stride), ((dilation, dilation), (dilation, dilation)),
+                                    rhs_dilation=(dilation, dilation), dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def _fwd_bwd(conv):
+    return jax.jit(jax.grad(lambda x, k: 0.5 * jnp.sum(conv(x, k) ** 2), argnums=(0, 1)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=6)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    print(f"im2col from {IM2COL_MIN_CHANNELS} input channels; fwd + both grads, median ms")
+    print(f"{'conv':22s} {'n':>2s} {'lax':>8s} {'model':>8s} {'ratio':>6s}")
+    saved_total = 0.0
+    for name, size, c_in, c_out, stride, dilation, count in SHAPES:
+        x = jnp.asarray(rng.standard_normal((args.batch, size, size, c_in)), jnp.float32)
+        kernel = jnp.asarray(rng.standard_normal((3, 3, c_in, c_out)) * 0.05, jnp.float32)
+        forms = {"lax": _fwd_bwd(lambda x, k, s=stride, d=dilation: _lax_conv(x, k, s, d)),
+                 "model": _fwd_bwd(lambda x, k, s=stride, d=dilation: conv2d_nhwc(x, k, stride=s, dilation=d))}
+        for want, got in zip(forms["lax"](x, kernel), forms["model"](x, kernel)):
+            np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=2e-3, atol=2e-3 * float(jnp.abs(want).max()))
+        times = {form: [] for form in forms}
+        for _ in range(args.rounds):
+            for form, fn in forms.items():
+                start = time.perf_counter()
+                jax.block_until_ready(fn(x, kernel))
+                times[form].append(1e3 * (time.perf_counter() - start))
+        lax_ms, model_ms = statistics.median(times["lax"]), statistics.median(times["model"])
+        saved_total += count * (lax_ms - model_ms)
+        print(f"{name:22s} {count:2d} {lax_ms:8.1f} {model_ms:8.1f} {model_ms / lax_ms:6.2f}", flush=True)
+    print(f"saved per step (sum of count × difference): {saved_total:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
