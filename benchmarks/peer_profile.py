@@ -7,8 +7,9 @@ Runs with the PEER's python (a PyTorch venv outside this repo, see ../shared/pee
 and the standard library only, no ssseg, no jax. The step itself is the shared timing script's
 (../shared/peers/unimatch_step_cpu.py, not part of ssseg; `--peer-script`), imported from its path and run
 unchanged: it times each iteration between two `time.perf_counter()` calls, and a stand-in for its `time`
-module starts and stops the profiler at those calls, so the profile covers whole iterations
-(`--warmup` unprofiled, then `--iters` profiled).
+module starts the profiler and steps it at those calls, one trace per whole iteration (`--warmup`
+unprofiled, then `--iters` profiled). Each class is its least time over the profiled iterations. "other"
+holds ReLU, residual adds and the profiler's step span (Python time between ops).
 
 Why: docs/performance.md breaks ssseg's step down with `ssseg bench --profile` (ssseg/benchmark/profile.py);
 this puts the peer in the same class names so the two tables say which class ssseg loses on.
@@ -178,7 +179,7 @@ def main():
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--crop", type=int, default=129)
     ap.add_argument("--warmup", type=int, default=2, help="unprofiled iterations first (>= 1)")
-    ap.add_argument("--iters", type=int, default=3, help="profiled iterations")
+    ap.add_argument("--iters", type=int, default=6, help="profiled iterations")
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (the timing script's default here)")
     a = ap.parse_args()
     if a.warmup < 1 or a.iters < 1:
