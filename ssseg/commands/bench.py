@@ -37,6 +37,12 @@ def run(args) -> int:
     from ssseg.data.registry import get_spec
 
     cfg = load_config(args.config, args.extra)
+    if args.profile:
+        import jax
+
+        # A cached executable keeps the HLO metadata of the code that first compiled it: op classes
+        # are read from that metadata, so a profile compiles afresh.
+        jax.config.update("jax_enable_compilation_cache", False)
     peak = measure.matmul_peak_gflops(args.peak_size) if args.peak_size > 0 else None
     if args.model_only:
         spec = get_spec(cfg.data.name, cfg.data.manual_dir or None)

@@ -78,8 +78,9 @@ def conv2d_im2col(x: jax.Array, kernel: jax.Array, stride: int, dilation: int) -
     232 → 169 ms (benchmarks/conv_forms.py). The gradient is written out so that only `x` is kept for
     the backward pass (the taps, k·k times its size, are rebuilt there): memory stays the lax conv's.
     """
-    return jnp.einsum("bhwk,ko->bhwo", _stacked_taps(x, kernel.shape[:2], stride, dilation),
-                      kernel.reshape(-1, kernel.shape[-1]))
+    with jax.named_scope("conv2d_im2col"):   # names its ops for `ssseg bench --profile`
+        return jnp.einsum("bhwk,ko->bhwo", _stacked_taps(x, kernel.shape[:2], stride, dilation),
+                          kernel.reshape(-1, kernel.shape[-1]))
 
 
 def _im2col_fwd(x, kernel, stride, dilation):
@@ -88,10 +89,11 @@ def _im2col_fwd(x, kernel, stride, dilation):
 
 def _im2col_bwd(stride, dilation, residual, grad_out):
     x, kernel = residual
-    taps, taps_vjp = jax.vjp(lambda v: _stacked_taps(v, kernel.shape[:2], stride, dilation), x)
-    flat_kernel = kernel.reshape(-1, kernel.shape[-1])
-    grad_kernel = jnp.einsum("bhwk,bhwo->ko", taps, grad_out).reshape(kernel.shape)
-    (grad_x,) = taps_vjp(jnp.einsum("bhwo,ko->bhwk", grad_out, flat_kernel))
+    with jax.named_scope("conv2d_im2col_bwd"):
+        taps, taps_vjp = jax.vjp(lambda v: _stacked_taps(v, kernel.shape[:2], stride, dilation), x)
+        flat_kernel = kernel.reshape(-1, kernel.shape[-1])
+        grad_kernel = jnp.einsum("bhwk,bhwo->ko", taps, grad_out).reshape(kernel.shape)
+        (grad_x,) = taps_vjp(jnp.einsum("bhwo,ko->bhwk", grad_out, flat_kernel))
     return grad_x, grad_kernel
 
 
