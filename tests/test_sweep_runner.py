@@ -64,6 +64,17 @@ def test_runs_in_order_skips_finished_and_resumes_partial(tmp_path):
         "regime": "pretrained+supervised", "budget": "1/8", "seed": 0}
 
 
+def test_a_dependency_outside_the_selection_that_finished_under_root_unblocks(tmp_path):
+    root = tmp_path / "runs"
+    cells = ordered(grid(["pretrained+supervised"], ["1/8"], [0, 1]) + pretrain_cells([0, 1]))
+    dependents = [c for c in cells if c.name.startswith("pretrained+")]   # as --only 'pretrained+*' selects
+    (root / "pretrain_dense__s0").mkdir(parents=True)
+    (root / "pretrain_dense__s0" / "result.json").write_text("{}")
+    summary = run_sweep("exp.py", dependents, root, train_argv=fake_argv(tmp_path), echo=None, log=[].append)
+    assert summary.ran == ["pretrained+supervised__b1_8__s0"]
+    assert summary.blocked == ["pretrained+supervised__b1_8__s1"]   # its pretraining never ran
+
+
 def test_failure_is_recorded_and_other_cells_still_run(tmp_path):
     root = tmp_path / "runs"
     cells = [Cell("a", "fail"), Cell("b", "ok"), Cell("c", "ok", after=("a",)),

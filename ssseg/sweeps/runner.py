@@ -206,6 +206,9 @@ def _plan(cells, root: Path, configs: dict, ledger: Ledger | None, spec: str, or
         if reason and reason != "no record":
             log(f"{prefix[cell.name]}: ledger record stale, {reason}")
         queued.append(cell)
+    chosen = {c.name for c in cells}
+    for cell in cells:   # a dependency left out by --only that finished under root: its checkpoint is there
+        have_run.update(d for d in cell.after if d not in chosen and is_finished(root, d))
     needed = _recorded_but_needed(cells, {c.name for c in queued}, recorded)
     for cell in cells:
         if cell.name in needed:
