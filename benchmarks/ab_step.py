@@ -76,11 +76,11 @@ def main() -> None:
     batch = sharding.shard_batch(random_batch(cfg, run.spec, run.ctx.method, cfg.seed), mesh)
     rng = jax.random.key(cfg.seed)
     steps, states = {}, {}
+    baseline = plain_forms if args.against == "plain" else without_im2col
     for name in ("plain", "fast"):
         # Each step donates its state: give each its own buffers.
         state = jax.device_put(jax.tree.map(np.array, jax.device_get(run.state)), sharding.replicated(mesh))
-        baseline = plain_forms() if args.against == "plain" else without_im2col()
-        with baseline if name == "plain" else contextlib.nullcontext():
+        with baseline() if name == "plain" else contextlib.nullcontext():
             steps[name] = compile_train_step(run.ctx, mesh).lower(state, batch, rng).compile()
         states[name] = state
     times = {name: [] for name in steps}
