@@ -3,9 +3,11 @@
     python benchmarks/ab_step.py --config experiments/magnetic_tile.py:method=supervised,preset=paper \
         --config.model.backbone=resnet50 --config.data.crop_size=129 --config.data.batch_size=4 --rounds 6
 
-"plain" traces the model with `conv2d_nhwc` replaced by `lax.conv_general_dilated` with PyTorch's padding
-and the stem pool by `nnx.max_pool`: what nnx.Conv and the pool computed before (commit 2c89523).
-`--against no-im2col` instead keeps every fast form but the im2col 3×3 convs (commit fc44518's model).
+"plain" traces the model with `conv2d_nhwc` replaced by `lax.conv_general_dilated` with PyTorch's padding,
+the stem pool by `nnx.max_pool` and the batch norm by nnx.BatchNorm + add + ReLU: what nnx computed
+before commit 2c89523.
+`--against no-im2col` instead keeps every fast form but the im2col 3×3 convs (commit fc44518's model);
+`--against no-fused-bn` every fast form but the fused batch norm + residual + ReLU (commit b83b9d0's model).
 Both steps are compiled in one process from the same state and batch, then called alternately
 (A, B, A, B, ...): on a CPU shared with other jobs the load moves between separate runs by 2x, so
 only interleaved calls give a ratio worth reading. Prints each form's median and the ratio.
@@ -26,6 +28,7 @@ from jax import lax
 from ssseg.benchmark.step import random_batch
 from ssseg.config.loader import load_config
 from ssseg.models import layers, resnet
+from ssseg.models.batch_norm import BatchNorm
 from ssseg.train import sharding
 from ssseg.train.setup import build_run
 from ssseg.train.step import compile_train_step
@@ -52,23 +55,45 @@ def without_im2col():
         layers.IM2COL_MIN_CHANNELS = saved
 
 
+def _unfused_batch_norm(self, x, use_running_average=None, *, residual=None, relu=False):
+    y = nnx.BatchNorm.__call__(self, x, use_running_average)
+    y = y + residual if residual is not None else y
+    return jax.nn.relu(y) if relu else y
+
+
 @contextlib.contextmanager
-def plain_forms():
-    """While tracing: the model's conv and stem pool as the plain lax/nnx ops."""
-    saved = layers.conv2d_nhwc, resnet.max_pool_3x3_s2
-    layers.conv2d_nhwc, resnet.max_pool_3x3_s2 = _plain_conv, _plain_pool
+def without_fused_batch_norm():
+    """While tracing: batch norm as nnx.BatchNorm, then the add and the ReLU, differentiated by autodiff."""
+    saved = BatchNorm.__call__
+    BatchNorm.__call__ = _unfused_batch_norm
     try:
         yield
     finally:
+        BatchNorm.__call__ = saved
+
+
+@contextlib.contextmanager
+def plain_forms():
+    """While tracing: the model's conv, stem pool and batch norm as the plain lax/nnx ops."""
+    saved = layers.conv2d_nhwc, resnet.max_pool_3x3_s2
+    layers.conv2d_nhwc, resnet.max_pool_3x3_s2 = _plain_conv, _plain_pool
+    try:
+        with without_fused_batch_norm():
+            yield
+    finally:
         layers.conv2d_nhwc, resnet.max_pool_3x3_s2 = saved
+
+
+BASELINES = {"plain": plain_forms, "no-im2col": without_im2col, "no-fused-bn": without_fused_batch_norm}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True)
     parser.add_argument("--rounds", type=int, default=6, help="timed (plain, fast) pairs after one warm-up pair")
-    parser.add_argument("--against", choices=("plain", "no-im2col"), default="plain",
-                        help="the baseline form: all plain lax ops, or today's forms without im2col")
+    parser.add_argument("--against", choices=tuple(BASELINES), default="plain",
+                        help="the baseline form: all plain lax ops, or today's forms without im2col or "
+                             "without the fused batch norm")
     args, extra = parser.parse_known_args()
     cfg = load_config(args.config, extra)
     run = build_run(cfg)
@@ -76,7 +101,7 @@ def main() -> None:
     batch = sharding.shard_batch(random_batch(cfg, run.spec, run.ctx.method, cfg.seed), mesh)
     rng = jax.random.key(cfg.seed)
     steps, states = {}, {}
-    baseline = plain_forms if args.against == "plain" else without_im2col
+    baseline = BASELINES[args.against]
     for name in ("plain", "fast"):
         # Each step donates its state: give each its own buffers.
         state = jax.device_put(jax.tree.map(np.array, jax.device_get(run.state)), sharding.replicated(mesh))

@@ -10,6 +10,8 @@ import numpy as np
 from flax import nnx
 from jax import lax
 
+from ssseg.models.batch_norm import BatchNorm
+
 # PyTorch's BatchNorm momentum 0.1 weights the *new* batch; flax's momentum weights the running average.
 BN_MOMENTUM = 0.9
 BN_EPS = 1e-5
@@ -132,8 +134,9 @@ def conv2d(in_channels: int, out_channels: int, kernel: int, *, rngs: nnx.Rngs, 
                   use_bias=use_bias, kernel_init=conv_kernel_init, rngs=rngs)
 
 
-def batch_norm(channels: int, *, rngs: nnx.Rngs) -> nnx.BatchNorm:
-    return nnx.BatchNorm(channels, momentum=BN_MOMENTUM, epsilon=BN_EPS, rngs=rngs)
+def batch_norm(channels: int, *, rngs: nnx.Rngs) -> BatchNorm:
+    """PyTorch's BatchNorm2d defaults; `bn(x, train_flag, residual=r, relu=True)` fuses the add and ReLU after it."""
+    return BatchNorm(channels, momentum=BN_MOMENTUM, epsilon=BN_EPS, rngs=rngs)
 
 
 class ConvBNReLU(nnx.Module):
@@ -145,7 +148,7 @@ class ConvBNReLU(nnx.Module):
         self.bn = batch_norm(out_channels, rngs=rngs)
 
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-        return jax.nn.relu(self.bn(self.conv(x), use_running_average=not train))
+        return self.bn(self.conv(x), use_running_average=not train, relu=True)
 
 
 def _pool_windows(x: jax.Array) -> tuple[list[jax.Array], tuple[int, int]]:

@@ -37,11 +37,10 @@ class BasicBlock(nnx.Module):
 
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
         frozen = not train
-        out = jax.nn.relu(self.bn1(self.conv1(x), use_running_average=frozen))
-        out = self.bn2(self.conv2(out), use_running_average=frozen)
+        out = self.bn1(self.conv1(x), use_running_average=frozen, relu=True)
         if self.has_downsample:
             x = self.downsample_bn(self.downsample_conv(x), use_running_average=frozen)
-        return jax.nn.relu(out + x)
+        return self.bn2(self.conv2(out), use_running_average=frozen, residual=x, relu=True)
 
 
 class Bottleneck(nnx.Module):
@@ -62,12 +61,11 @@ class Bottleneck(nnx.Module):
 
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
         frozen = not train
-        out = jax.nn.relu(self.bn1(self.conv1(x), use_running_average=frozen))
-        out = jax.nn.relu(self.bn2(self.conv2(out), use_running_average=frozen))
-        out = self.bn3(self.conv3(out), use_running_average=frozen)
+        out = self.bn1(self.conv1(x), use_running_average=frozen, relu=True)
+        out = self.bn2(self.conv2(out), use_running_average=frozen, relu=True)
         if self.has_downsample:
             x = self.downsample_bn(self.downsample_conv(x), use_running_average=frozen)
-        return jax.nn.relu(out + x)
+        return self.bn3(self.conv3(out), use_running_average=frozen, residual=x, relu=True)
 
 
 class Stem(nnx.Module):
@@ -78,7 +76,7 @@ class Stem(nnx.Module):
         self.bn = batch_norm(width, rngs=rngs)
 
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-        return max_pool_3x3_s2(jax.nn.relu(self.bn(self.conv(x), use_running_average=not train)))
+        return max_pool_3x3_s2(self.bn(self.conv(x), use_running_average=not train, relu=True))
 
 
 class DeepStem(nnx.Module):
@@ -92,7 +90,7 @@ class DeepStem(nnx.Module):
 
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
         x = self.conv_b(self.conv_a(x, train), train)
-        return max_pool_3x3_s2(jax.nn.relu(self.bn(self.conv_c(x), use_running_average=not train)))
+        return max_pool_3x3_s2(self.bn(self.conv_c(x), use_running_average=not train, relu=True))
 
 
 class ResNet(nnx.Module):
