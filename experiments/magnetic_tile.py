@@ -106,6 +106,17 @@ ABLATION_SWITCHES = {
     "class_adaptive": ({"method.class_adaptive": False}, {"method.class_adaptive": True}),
     "no_ema_teacher": ({"method.teacher": "ema"}, {"method.teacher": "self"}),
 }
+# Labeled losses at 1/8 for the tiny classes (blowhole, crack), off the main grid's supervised
+# cell (class-weighted CE + Dice, the preset's loss). OHEM keeps >= 20000 of a batch's 8x128^2
+# pixels (~15 %, as UniMatch's Cityscapes 200000 of 2x801^2 keeps ~16 %).
+LOSS_VARIANTS = {
+    "ce_dice": {},
+    "ce": {"loss.name": "ce"},
+    "wce": {"loss.name": "wce"},
+    "focal": {"loss.name": "focal"},
+    "dice": {"loss.name": "dice"},
+    "ohem": {"loss.name": "ohem", "loss.ohem_min_kept": 20000},
+}
 
 
 def budget_steps(budget):
@@ -130,7 +141,8 @@ def get_sweep(name):
     Schedule rule: equal epochs over the labeled set, as many as 1/8's 1500 steps give,
     never fewer than 1500 steps (budget_steps: 1/16 and 1/8 1500, 1/4 3000, full 12000;
     every regime of a budget trains as long). `ablation`: the main grid's UniMatch at 1/8
-    with one component switched at a time, seeds 0-2; report rows = variant. The studies
+    with one component switched at a time, seeds 0-2; report rows = variant. `losses`: the
+    main grid's supervised cell at 1/8 with each labeled loss, seeds 0-2; rows = variant. The studies
     that led to this recipe keep their own sweeps in experiments/studies/<study>/sweep.py."""
     from ssseg.sweeps.grid import SweepError, ablation_grid, grid, pretrain_cells, switch_variants
 
@@ -147,7 +159,11 @@ def get_sweep(name):
         variants = switch_variants(ABLATION_SWITCHES, reference="unimatch")
         return ablation_grid("method=unimatch", {v: {**reference, **o} for v, o in variants.items()},
                              SEEDS, budget="1/8")
-    raise SweepError(f"sweep {name!r} not in experiments/magnetic_tile.py: expected main or ablation "
+    if name == "losses":
+        reference = recipe_overrides("supervised", "1/8")
+        return ablation_grid("method=supervised", {v: {**reference, **o} for v, o in LOSS_VARIANTS.items()},
+                             SEEDS, budget="1/8", prefix="loss")
+    raise SweepError(f"sweep {name!r} not in experiments/magnetic_tile.py: expected main, ablation or losses "
                      f"(the studies' sweeps are in experiments/studies/<study>/sweep.py)")
 
 

@@ -41,12 +41,13 @@ def test_study_sweeps_load_and_every_cell_config_builds(path):
         load_sweep(f"{path}:main")
 
 
-def test_magnetic_tile_exposes_only_main_and_ablation():
+def test_magnetic_tile_exposes_only_main_ablation_and_losses():
     assert len(load_sweep("experiments/magnetic_tile.py:main")[1]) == 3 + 7 * 3 * 3 + 2 * 3
     assert len(load_sweep("experiments/magnetic_tile.py:ablation")[1]) == 6 * 3
+    assert len(load_sweep("experiments/magnetic_tile.py:losses")[1]) == 6 * 3
     for path in SWEEP_FILES:
         for name in import_experiment(str(path)).SWEEPS:
-            with pytest.raises(SweepError, match="expected main or ablation"):
+            with pytest.raises(SweepError, match="expected main, ablation or losses"):
                 load_sweep(f"experiments/magnetic_tile.py:{name}")
 
 
