@@ -73,3 +73,22 @@ def test_model_matmul_forms_have_their_own_classes():
              if info["computation"].startswith("main")]
     dots = [info for info in infos if "dot" in {info["opcode"]} | info["fused"]]
     assert len(dots) >= 3 and {profile.classify(info) for info in dots} == {profile.IM2COL}  # fwd and both grads
+
+
+def test_fused_batch_norm_is_batch_norm_forward_and_backward():
+    from flax import nnx
+
+    from ssseg.models.layers import batch_norm
+
+    bn = batch_norm(4, rngs=nnx.Rngs(0))
+    graphdef, params, stats = nnx.split(bn, nnx.Param, nnx.BatchStat)
+
+    def loss(params, x, residual):
+        return jnp.sum(nnx.merge(graphdef, params, stats, copy=True)(x, False, residual=residual, relu=True) ** 2)
+
+    x = jnp.arange(2 * 3 * 3 * 4, dtype=jnp.float32).reshape(2, 3, 3, 4)
+    hlo = _compiled_hlo(jax.grad(loss, argnums=(0, 1, 2)), params, x, jnp.ones_like(x))
+    infos = [{**info, "name": name} for name, info in profile.parse_hlo(hlo).items()
+             if info["computation"].startswith("main") and info["opcode"] not in {"parameter", "constant", "tuple"}]
+    work = [info for info in infos if {info["opcode"]} | info["fused"] & {"reduce", "multiply", "subtract"}]
+    assert work and {profile.classify(info) for info in work} == {"batch norm"}

@@ -39,6 +39,7 @@ _STACK_CLASSES = (
     ("conv2d_nhwc", "conv 1×1 as matmul (fwd + both grads)"),
     ("resize_bilinear_align_corners", "bilinear resize"),
     ("normalization.py", "batch norm"),
+    ("ssseg/models/batch_norm.py", "batch norm"),   # the fused BN + residual add + ReLU
     ("ssseg/train/losses.py", "losses"),
     ("ssseg/augment/", "augmentation"),
     ("optax/losses", "losses"),
@@ -173,6 +174,8 @@ def classify(info: dict) -> str:
         return "copies / transposes"
     if "conv2d_im2col" in info["op_name"]:   # its named scope: the backward's stack is JAX's, not the model's
         return IM2COL
+    if "batch_norm_bwd" in info["op_name"]:
+        return "batch norm"
     for needle, name in _STACK_CLASSES:
         if any(needle in frame for frame in info["stack"]):
             return name
