@@ -111,11 +111,11 @@ ABLATION_SWITCHES = {
 # pixels (~15 %, as UniMatch's Cityscapes 200000 of 2x801^2 keeps ~16 %).
 LOSS_VARIANTS = {
     "ce_dice": {},
-    "ce": {"loss.name": "ce"},
-    "wce": {"loss.name": "wce"},
+    "ohem": {"loss.name": "ohem", "loss.ohem_min_kept": 20000},
     "focal": {"loss.name": "focal"},
     "dice": {"loss.name": "dice"},
-    "ohem": {"loss.name": "ohem", "loss.ohem_min_kept": 20000},
+    "wce": {"loss.name": "wce"},
+    "ce": {"loss.name": "ce"},
 }
 
 
