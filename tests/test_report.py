@@ -207,3 +207,39 @@ def test_val_best_picks_each_runs_network_by_val_and_says_so(tmp_path):
                                                                  "student": networks(0.2, 0.2)["student"]})
     with pytest.raises(ReportError, match=r"fixmatch__b1_8__s2/result.json: network 'teacher' has no val mIoU"):
         select_model(load_results(tmp_path), "val_best")
+
+
+def _variant_run(root, variant, seed, miou, loss, overrides, config_patch=None):
+    cell = {"grid": {"variant": variant, "budget": "1/8", "seed": seed}, "overrides": overrides}
+    return write_run(root / variant, "supervised", "1/8", seed, miou, 0.3, cell=cell,
+                     config_patch={"loss": loss, **(config_patch or {})})
+
+
+def test_a_grid_of_named_variants_may_differ_in_the_keys_its_variants_set(tmp_path):
+    reference = {"train.steps": 100}
+    ohem = {**reference, "loss.name": "ohem", "loss.ohem_min_kept": 20000}
+    for seed in (0, 1):
+        _variant_run(tmp_path, "ce_dice", seed, 0.5, {"name": "ce_dice"}, reference)
+        _variant_run(tmp_path, "ohem", seed, 0.4 + seed / 10, {"name": "ohem", "ohem_min_kept": 20000}, ohem)
+    table = results_table(load_results(tmp_path), row_key="variant")
+    assert set(table.rows) == {"ce_dice", "ohem"} and table.get("ohem", "1/8").mean == pytest.approx(45.0)
+    # A key no variant sets still has to agree...
+    _variant_run(tmp_path, "focal", 0, 0.5, {"name": "focal"}, {**reference, "loss.name": "focal"},
+                 config_patch={"optim.lr": 0.02})
+    with pytest.raises(ReportError, match="differ in config key 'optim.lr'"):
+        results_table(load_results(tmp_path), row_key="variant")
+
+
+def test_runs_of_one_variant_must_agree_on_the_keys_the_variants_set(tmp_path):
+    ohem = {"loss.name": "ohem"}
+    _variant_run(tmp_path, "ce_dice", 0, 0.5, {"name": "ce_dice"}, {})
+    _variant_run(tmp_path, "ohem", 0, 0.4, {"name": "ohem"}, ohem)
+    _variant_run(tmp_path, "ohem", 1, 0.4, {"name": "focal"}, ohem)   # a record that is not what its cell says
+    with pytest.raises(ReportError, match=r"average them in cell \('ohem', '1/8'\).*'loss.name'"):
+        results_table(load_results(tmp_path), row_key="variant")
+    # Without named variants a loss difference is refused as before.
+    other = tmp_path / "plain"
+    write_run(other, "supervised", "1/8", 0, 0.5, 0.3, config_patch={"loss": {"name": "ce"}})
+    write_run(other, "unimatch", "1/8", 0, 0.5, 0.3, config_patch={"loss": {"name": "dice"}})
+    with pytest.raises(ReportError, match="differ in config key 'loss.name'"):
+        results_table(load_results(other))

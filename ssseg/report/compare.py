@@ -6,6 +6,9 @@ Keys that may differ across a table (a run's place in the grid):
 Keys that may differ anywhere because they do not change the numbers
 (where data lives, how often to log/evaluate/checkpoint, eval batching):
   see ``BOOKKEEPING_KEYS``.
+In a grid of named variants (cells whose grid has a ``variant``, e.g. an
+ablation or a loss comparison), the keys whose values the variants' overrides
+set differently (``variant_keys``) may differ across rows too.
 Within one table cell (same row and column) only ``seed``, ``init_from``
 and bookkeeping keys may differ. ``COLUMN_KEYS`` (the schedule's length) may
 differ between columns, never within one: a grid may train each budget for
@@ -88,6 +91,15 @@ def _refuse(run_a: dict, run_b: dict, diff: tuple[str, Any, Any], scope: str) ->
         f"config key {key!r} ({value_a!r} vs {value_b!r})")
 
 
+def variant_keys(results: Sequence[dict]) -> tuple[str, ...]:
+    """The override keys on which runs of named variants disagree (a key one variant sets and another
+    leaves alone counts): what defines their rows, so a table may hold them."""
+    variants = [r.get("overrides") or {} for r in results if "variant" in (r.get("grid") or {})]
+    keys = {k for overrides in variants for k in overrides}
+    missing = object()
+    return tuple(sorted(k for k in keys if len({repr(o.get(k, missing)) for o in variants}) > 1))
+
+
 def check_comparable(results: Sequence[dict], cell_of=None) -> None:
     """Raise ReportError naming two runs and the differing key if they may not share a table.
 
@@ -109,7 +121,7 @@ def check_comparable(results: Sequence[dict], cell_of=None) -> None:
         if is_zero_label(other) and not is_zero_label(reference):
             diff = scoring_difference(reference.get("config", {}), other.get("config", {}))
         else:
-            allowed = GRID_KEYS + BOOKKEEPING_KEYS + (COLUMN_KEYS if cell_of else ())
+            allowed = GRID_KEYS + BOOKKEEPING_KEYS + (COLUMN_KEYS if cell_of else ()) + variant_keys(results)
             diff = first_difference(reference.get("config", {}), other.get("config", {}), allowed)
         if diff:
             raise _refuse(reference, other, diff, "put them in one table")

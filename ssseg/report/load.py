@@ -19,7 +19,8 @@ def load_results(root: str | Path) -> list[dict]:
 
     Each dict gains ``workdir`` (str), ``name`` (workdir name), ``grid`` (the
     cell's grid coordinates from ``<root>/sweep_cells.json``, or from a ledger
-    record's ``cell`` entry; ``{}`` if not a sweep) and ``order`` (position in the
+    record's ``cell`` entry; ``{}`` if not a sweep), ``overrides`` (the cell's
+    config overrides, from the same place) and ``order`` (position in the
     sweep, or None).
     """
     root = Path(root)
@@ -37,6 +38,7 @@ def load_results(root: str | Path) -> list[dict]:
         result["workdir"] = str(path.parent)
         result["name"] = name
         result["grid"] = dict(cells.get(name, {}).get("grid", recorded.get("grid", {})))
+        result["overrides"] = dict(cells.get(name, {}).get("overrides", recorded.get("overrides", {})))
         result["order"] = order.get(name, recorded.get("order"))
         results.append(result)
     return results
