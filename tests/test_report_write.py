@@ -9,6 +9,7 @@ import pytest
 from ssseg.commands import report as report_command
 from ssseg.report import (ReportError, load_results, per_class_iou_frame, plot_learning_curves, plot_miou_vs_budget,
                           results_table, write_report)
+from ssseg.report.per_class import per_class_csv, per_class_markdown
 from fabricated_runs import RUNS, write_run
 
 
@@ -30,7 +31,16 @@ def test_per_class_frame_means_over_seeds(sweep_root):
     assert frame.rows == ("supervised", "unimatch")
     assert frame.class_names == ("background", "crack")
     np.testing.assert_allclose(frame.values, [[99.0, 52.0], [99.0, 62.0]])
+    np.testing.assert_allclose(frame.stds, [[0.0, 2.0], [0.0, np.std([60, 61, 65], ddof=1)]], atol=1e-9)
     assert frame.counts == (3, 3)
+    markdown = per_class_markdown(frame)
+    assert "| row (seeds) | background | crack |" in markdown
+    assert "| supervised (3) | 99.0 ± 0.0 | 52.0 ± 2.0 |" in markdown
+    assert per_class_csv(frame).splitlines()[:2] == [
+        "row,seeds,background_mean,background_std,crack_mean,crack_std",
+        "supervised,3,99.0000,0.0000,52.0000,2.0000"]
+    one_seed = per_class_iou_frame(load_results(sweep_root), budget="1/16")
+    assert "| unimatch (1) | 99.0 | 40.0 |" in per_class_markdown(one_seed)
 
 
 def test_per_class_frame_needs_budget_when_several(sweep_root):
@@ -58,8 +68,8 @@ def test_write_report_and_command(sweep_root, tmp_path, capsys):
     assert sorted(p.name for p in written) == sorted([
         "miou.md", "miou.tex", "miou.csv", "miou_vs_budget.png",
         "defect_miou.md", "defect_miou.tex", "defect_miou.csv", "defect_miou_vs_budget.png",
-        "learning_curves.png", "per_class_iou_1_16.png", "per_class_iou_1_8.png",
-        "per_class_iou_full.png", "runs.md", "report.md"])
+        "learning_curves.png", "runs.md", "report.md",
+        *(f"per_class_iou_{b}.{ext}" for b in ("1_16", "1_8", "full") for ext in ("png", "md", "csv"))])
     assert (out / "miou_vs_budget.png").read_bytes()[:4] == b"\x89PNG"
     assert "| unimatch | **40.0 (1)** | **62.0 ± 2.6 (3)** | – |" in (out / "report.md").read_text()
     parser = argparse.ArgumentParser()

@@ -1,4 +1,4 @@
-"""Per-class IoU across regimes: a small table (rows x classes) and its heat-map."""
+"""Per-class IoU across regimes: a small table (rows x classes, Markdown and CSV) and its heat-map."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from ssseg.report.load import ReportError, coordinate
 
 @dataclasses.dataclass(frozen=True)
 class PerClassIoU:
-    """Mean IoU (%) over seeds: ``values[i, j]`` for row ``rows[i]`` and class ``class_names[j]``."""
+    """Mean IoU (%) over seeds: ``values[i, j]`` for row ``rows[i]`` and class ``class_names[j]``;
+    ``stds`` the sample std (ddof=1; NaN under two seeds)."""
 
     rows: tuple[str, ...]
     class_names: tuple[str, ...]
@@ -22,6 +23,7 @@ class PerClassIoU:
     counts: tuple[int, ...]  # seeds averaged per row
     split: str
     budget: str | None
+    stds: np.ndarray | None = None
 
     def as_records(self) -> list[dict]:
         return [{"row": r, **{c: float(v) for c, v in zip(self.class_names, vals)}}
@@ -51,6 +53,7 @@ def per_class_iou_frame(results: Sequence[dict], split: str = "test", budget: st
                 class_names.append(name)
     rows = ordered_rows(runs, row_key)
     values = np.full((len(rows), len(class_names)), np.nan)
+    stds = np.full_like(values, np.nan)
     counts = []
     for i, row in enumerate(rows):
         members = [r for r in runs if str(coordinate(r, row_key)) == row]
@@ -60,7 +63,40 @@ def per_class_iou_frame(results: Sequence[dict], split: str = "test", budget: st
                     if r[split].get("per_class_iou", {}).get(name) is not None]
             if seen:
                 values[i, j] = 100.0 * float(np.mean(seen))
-    return PerClassIoU(rows, tuple(class_names), values, tuple(counts), split, str(budget))
+            if len(seen) > 1:
+                stds[i, j] = 100.0 * float(np.std(seen, ddof=1))
+    return PerClassIoU(rows, tuple(class_names), values, tuple(counts), split, str(budget), stds)
+
+
+def _cell(mean: float, std: float | None) -> str:
+    if np.isnan(mean):
+        return "–"
+    return f"{mean:.1f}" if std is None or np.isnan(std) else f"{mean:.1f} ± {std:.1f}"
+
+
+def per_class_markdown(frame: PerClassIoU) -> str:
+    """Rows x classes, mean ± sample std over seeds (seeds per row in parentheses)."""
+    stds = frame.stds if frame.stds is not None else np.full_like(frame.values, np.nan)
+    lines = [f"**{frame.split} IoU (%) per class at {frame.budget}**", "",
+             "| row (seeds) | " + " | ".join(frame.class_names) + " |",
+             "|:---|" + "---:|" * len(frame.class_names)]
+    for i, (row, count) in enumerate(zip(frame.rows, frame.counts)):
+        cells = [_cell(frame.values[i, j], stds[i, j]) for j in range(len(frame.class_names))]
+        lines.append(f"| {row} ({count}) | " + " | ".join(cells) + " |")
+    lines += ["", "Mean ± sample std (ddof=1) over seeds; – = class absent from every run's scores.", ""]
+    return "\n".join(lines)
+
+
+def per_class_csv(frame: PerClassIoU) -> str:
+    """row,seeds,<class>_mean,<class>_std,... (IoU in %)."""
+    stds = frame.stds if frame.stds is not None else np.full_like(frame.values, np.nan)
+    header = ["row", "seeds"] + [f"{c}_{stat}" for c in frame.class_names for stat in ("mean", "std")]
+    lines = [",".join(header)]
+    for i, (row, count) in enumerate(zip(frame.rows, frame.counts)):
+        numbers = [f"{v:.4f}" if not np.isnan(v) else "" for j in range(len(frame.class_names))
+                   for v in (frame.values[i, j], stds[i, j])]
+        lines.append(",".join([row, str(count)] + numbers))
+    return "\n".join(lines) + "\n"
 
 
 def plot_per_class_heatmap(frame: PerClassIoU, ax=None) -> Figure:

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from ssseg.report.aggregate import METRICS, results_table, table_runs
 from ssseg.report.load import ReportError, budget_sort_key, coordinate, load_many, select_model
-from ssseg.report.per_class import per_class_iou_frame, plot_per_class_heatmap
+from ssseg.report.per_class import per_class_csv, per_class_iou_frame, per_class_markdown, plot_per_class_heatmap
 from ssseg.report.per_run import per_run_markdown
 from ssseg.report.plots import plot_learning_curves, plot_miou_vs_budget
 from ssseg.report import pseudo_labels
@@ -31,7 +31,7 @@ def write_report(root: str | Path | Sequence[str | Path], out_dir: str | Path | 
                  metrics: Sequence[str] | None = None, split: str = "test",
                  row_key: str = "auto", model: str = "reported") -> list[Path]:
     """Write ``<metric>.{md,tex,csv}``, ``<metric>_vs_budget.png``, ``learning_curves.png``,
-    ``per_class_iou_<budget>.png``, ``runs.md`` (one line per run), ``pseudo_labels.md``
+    ``per_class_iou_<budget>.{png,md,csv}``, ``runs.md`` (one line per run), ``pseudo_labels.md``
     (runs with pseudo-label diagnostics) and a ``report.md`` index; return the paths
     written. ``root``: a sweep root or ledger, or several (a cell in two counts once, see
     :func:`ssseg.report.load.load_many`). ``model``: see :func:`ssseg.report.load.select_model`."""
@@ -76,9 +76,12 @@ def write_report(root: str | Path | Sequence[str | Path], out_dir: str | Path | 
     for budget in sorted({str(coordinate(r, "budget")) for r in runs}, key=budget_sort_key):
         frame = per_class_iou_frame(runs, split=split, budget=budget, row_key=row_key)
         if frame.class_names:
-            name = f"per_class_iou_{_budget_slug(budget)}.png"
-            save_figure(name, plot_per_class_heatmap(frame))
-            index += [f"![per-class IoU at {budget}]({name})", ""]
+            name = f"per_class_iou_{_budget_slug(budget)}"
+            save_figure(f"{name}.png", plot_per_class_heatmap(frame))
+            markdown = per_class_markdown(frame)
+            save_text(f"{name}.md", markdown)
+            save_text(f"{name}.csv", per_class_csv(frame))
+            index += [markdown, f"![per-class IoU at {budget}]({name}.png)", ""]
 
     health = pseudo_labels.pseudo_label_health(runs, row_key=row_key)
     if health:
