@@ -39,8 +39,7 @@ def batch_norm_train(x, scale, bias, residual, relu: bool, epsilon: float, out_d
     `residual` is None or an array of the output's shape. The statistics are returned for the running
     averages; their gradient is propagated too (zero where, as in nnx, they are only stored).
     """
-    mean, var = _stats(x)
-    return _apply(x, mean, var, scale, bias, residual, relu, epsilon, out_dtype), mean, var
+    return _fwd(x, scale, bias, residual, relu, epsilon, out_dtype)[0]
 
 
 def _fwd(x, scale, bias, residual, relu, epsilon, out_dtype):

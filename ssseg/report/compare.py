@@ -115,13 +115,13 @@ def check_comparable(results: Sequence[dict], cell_of=None) -> None:
         a, b = list(by_ckpt.values())[:2]
         raise _refuse(a, b, ("checkpoint", a.get("checkpoint"), b.get("checkpoint")), "mix checkpoints")
     reference = trained[0]
+    allowed = GRID_KEYS + BOOKKEEPING_KEYS + (COLUMN_KEYS if cell_of else ()) + variant_keys(results)
     for other in results:
         if other is reference:
             continue
         if is_zero_label(other) and not is_zero_label(reference):
             diff = scoring_difference(reference.get("config", {}), other.get("config", {}))
         else:
-            allowed = GRID_KEYS + BOOKKEEPING_KEYS + (COLUMN_KEYS if cell_of else ()) + variant_keys(results)
             diff = first_difference(reference.get("config", {}), other.get("config", {}), allowed)
         if diff:
             raise _refuse(reference, other, diff, "put them in one table")

@@ -23,7 +23,7 @@ class PerClassIoU:
     counts: tuple[int, ...]  # seeds averaged per row
     split: str
     budget: str | None
-    stds: np.ndarray | None = None
+    stds: np.ndarray
 
     def as_records(self) -> list[dict]:
         return [{"row": r, **{c: float(v) for c, v in zip(self.class_names, vals)}}
@@ -76,7 +76,7 @@ def _cell(mean: float, std: float | None) -> str:
 
 def per_class_markdown(frame: PerClassIoU) -> str:
     """Rows x classes, mean ± sample std over seeds (seeds per row in parentheses)."""
-    stds = frame.stds if frame.stds is not None else np.full_like(frame.values, np.nan)
+    stds = frame.stds
     lines = [f"**{frame.split} IoU (%) per class at {frame.budget}**", "",
              "| row (seeds) | " + " | ".join(frame.class_names) + " |",
              "|:---|" + "---:|" * len(frame.class_names)]
@@ -89,7 +89,7 @@ def per_class_markdown(frame: PerClassIoU) -> str:
 
 def per_class_csv(frame: PerClassIoU) -> str:
     """row,seeds,<class>_mean,<class>_std,... (IoU in %)."""
-    stds = frame.stds if frame.stds is not None else np.full_like(frame.values, np.nan)
+    stds = frame.stds
     header = ["row", "seeds"] + [f"{c}_{stat}" for c in frame.class_names for stat in ("mean", "std")]
     lines = [",".join(header)]
     for i, (row, count) in enumerate(zip(frame.rows, frame.counts)):
