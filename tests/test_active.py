@@ -111,3 +111,46 @@ def test_ssseg_active_two_rounds_end_to_end(tmp_path, synthetic_data_dir):
         assert record["num_labeled"] == 70 and "--config.data.budget=70" in record["command"]
     assert os.path.exists(os.path.join(out, "curves.png"))
     assert main(argv) == 0  # resume: finished rounds kept, the same selections
+
+
+def test_active_out_resumes_on_another_machine_without_training_again(tmp_path, synthetic_data_dir, monkeypatch):
+    """`out` as a ledger: with the workdirs gone, recorded rounds are not trained again; a missing
+    selection trains the round whose model it needs (and only that) before scoring."""
+    from ssseg.active import pool, rounds
+
+    trained = []
+
+    def fake_training(cfg, workdir, show_progress=False):
+        trained.append(os.path.relpath(workdir, tmp_path))
+        os.makedirs(workdir, exist_ok=True)
+        open(os.path.join(workdir, "result.json"), "w").close()
+        n = len(trained)
+        return {"steps": 1, "method": "supervised", "test_split": "test",
+                "val": {"miou": 0.1, "per_class_iou": [0.5, 0.1, 0.2]}, "test": {"miou": 0.01 * n, "defect_miou": 0.0}}
+
+    def fake_scores(run, sources, ids, **kwargs):  # a fixed, id-derived uncertainty
+        scores = np.asarray([sum(map(ord, i)) % 97 for i in ids], np.float64)
+        return pool.PoolScores(tuple(ids), scores, tuple(() for _ in ids), None)
+
+    monkeypatch.setattr(rounds, "run_training", fake_training)
+    monkeypatch.setattr(rounds, "score_pool", fake_scores)
+    monkeypatch.setattr(rounds, "restore_run", lambda workdir: None)
+
+    def plan(machine):
+        return rounds.ActivePlan(config="experiments/synthetic_defects.py:method=supervised,smoke",
+                                 overrides=(("data.data_dir", synthetic_data_dir),), initial_budget="1/8",
+                                 per_round=5, rounds=2, strategies=("uncertainty", "random"), out=str(tmp_path / "ledger"),
+                                 workdir_root=str(tmp_path / machine))
+
+    first = rounds.run_active(plan("a"), log=lambda m: None)
+    assert len(trained) == 5 and not any(p.startswith("ledger") for p in trained)
+    trained.clear()
+    assert rounds.run_active(plan("b"), log=lambda m: None) == first and trained == []  # another machine: nothing trained
+    os.remove(tmp_path / "ledger" / "seed0" / "uncertainty" / "round2.json")
+    os.remove(tmp_path / "ledger" / "seed0" / "uncertainty" / "selection2.json")
+    again = rounds.run_active(plan("c"), log=lambda m: None)
+    assert trained == [os.path.join("c", "seed0", "uncertainty", "round1"), os.path.join("c", "seed0", "uncertainty", "round2")]
+    pick = lambda records: [r["num_labeled"] for r in records]  # noqa: E731
+    assert pick(again) == pick(first)
+    with open(tmp_path / "ledger" / "seed0" / "uncertainty" / "selection2.json") as f:
+        assert len(json.load(f)["picked"]) == 5

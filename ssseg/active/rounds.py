@@ -7,15 +7,19 @@ under the strategy's own splits root (ssseg.active.round_splits), trained by the
 `run_training` as `ssseg train`, so any round can be re-run alone from its recorded command.
 All strategies start from the same round-0 run, and random selection is the control.
 
-Layout of `out`:
+Layout of `out` (small files only when the workdirs go elsewhere, so it can be committed):
     plan.json                                  the settings (a different plan is refused)
     splits/<strategy>/<dataset>/<n>/seed<k>/   the rounds' budgets (or under --splits-root)
-    seed<k>/round0/                            round 0's workdir, shared by the strategies
-    seed<k>/<strategy>/round<r>/               round r's workdir
     seed<k>/<strategy>/selection<r>.json       round r's picks: ids, scores, weights, focus classes
     seed<k>/<strategy>/round<r>.json           round r's record: labeled count, command, val/test
+and of `workdir_root` (default `out`; checkpoints, not for committing):
+    seed<k>/round0/                            round 0's workdir, shared by the strategies
+    seed<k>/<strategy>/round<r>/               round r's workdir
 Deterministic by seed: training is, scoring is, ties break by id, random picks are seeded
-by (seed, round). Re-running the same command resumes: finished rounds are kept.
+by (seed, round). Re-running the same command resumes: a round with a record is not trained
+again, a recorded selection is not scored again. So `out` works as a ledger across machines:
+only a round whose model must score a missing selection, and whose checkpoint is not on this
+machine, is trained again (deterministically, the same model).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from ssseg.active import round_splits, selection
 from ssseg.active.pool import score_pool
 from ssseg.config.loader import load_config
 from ssseg.data.sources import load_sources
+from ssseg.data.ensure_splits import ensure_budget
 from ssseg.data.splits import load_budget
 from ssseg.errors import ConfigError
 from ssseg.train.loop import run_training
@@ -38,6 +43,8 @@ from ssseg.train.setup import restore_run
 ANNOTATOR = "simulated: the selected images' labels are revealed from the dataset's train split"
 # Settings that change what a round selects; the seeds and number of rounds may grow between runs.
 _EXTENDABLE = ("seeds", "rounds")
+# Where things go on this machine: free to differ between runs of the same plan.
+_LOCATIONS = ("out", "workdir_root")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +63,7 @@ class ActivePlan:
     candidate_factor: int = 4
     focus_classes: int = 0  # >0: boost images predicted to hold this many worst-val-IoU classes
     focus_boost: float = 1.0
+    workdir_root: str = ""  # "" -> out; where the rounds' workdirs (checkpoints) go
 
 
 def strategy_dirname(strategy: str) -> str:
@@ -93,7 +101,7 @@ def _claim_out(plan: ActivePlan) -> None:
         with open(path) as f:
             theirs = json.load(f)
         for key in sorted(set(mine) | set(theirs)):
-            if key not in _EXTENDABLE and key != "out" and theirs.get(key) != mine.get(key):
+            if key not in _EXTENDABLE and key not in _LOCATIONS and theirs.get(key) != mine.get(key):
                 raise ConfigError(f"{path}: this folder holds an active run with {key}={theirs.get(key)!r}, "
                                   f"not {mine.get(key)!r}; use another --out")
         mine["seeds"] = sorted(set(theirs.get("seeds", [])) | set(mine["seeds"]))
@@ -113,11 +121,15 @@ def _selection_seed(seed: int, round_index: int) -> int:
     return int(np.random.SeedSequence([seed, round_index, 0xAC71]).generate_state(1)[0])
 
 
+def _needs_model(plan: ActivePlan, strategy: str) -> bool:
+    return strategy != "random" or plan.focus_classes > 0
+
+
 def choose(plan: ActivePlan, strategy: str, round_index: int, seed: int, prev_workdir: str, prev_result: dict,
            sources, labeled, unlabeled) -> dict:
     """Score the train images of the unlabeled pool with the previous round's model and pick."""
     pool_ids = sorted(i for i in unlabeled if sources.locations[i][0] == "train")  # only these have labels to reveal
-    needs_model = strategy != "random" or plan.focus_classes > 0
+    needs_model = _needs_model(plan, strategy)
     diverse = strategy == "uncertainty+kcenter"
     run = restore_run(prev_workdir) if needs_model else None
     if needs_model:
@@ -150,10 +162,14 @@ def choose(plan: ActivePlan, strategy: str, round_index: int, seed: int, prev_wo
     }
 
 
-def _train_round(plan, seed, budget, splits_dir, workdir, show_progress):
+def _round_config(plan, seed, budget, splits_dir):
     overrides = round_overrides(plan, seed, budget, splits_dir)
-    cfg = load_config(plan.config, overrides)
-    return cfg, run_training(cfg, workdir, show_progress=show_progress), round_command(plan, overrides, workdir)
+    return load_config(plan.config, overrides), overrides
+
+
+def _train_round(plan, seed, budget, splits_dir, workdir, show_progress):
+    cfg, overrides = _round_config(plan, seed, budget, splits_dir)
+    return run_training(cfg, workdir, show_progress=show_progress), round_command(plan, overrides, workdir)
 
 
 def _record(seed, strategy, round_index, labeled, budget, splits_dir, workdir, command, result) -> dict:
@@ -164,6 +180,22 @@ def _record(seed, strategy, round_index, labeled, budget, splits_dir, workdir, c
     }
 
 
+def _read_record(path: str, num_labeled: int) -> dict | None:
+    """The round's record in `out`, if there is one (checked against the labeled count it must have)."""
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        record = json.load(f)
+    if record.get("num_labeled") != num_labeled:
+        raise ConfigError(f"{path}: records {record.get('num_labeled')} labeled images, this plan gives "
+                          f"{num_labeled} at that round; use another --out")
+    return record
+
+
+def _has_model(workdir: str) -> bool:
+    return os.path.exists(os.path.join(workdir, "result.json"))
+
+
 def run_active(plan: ActivePlan, *, show_progress: bool = False, log=print) -> list[dict]:
     """Every seed's rounds for every strategy; returns the round records (also written to `out`)."""
     _check_plan(plan)
@@ -172,19 +204,34 @@ def run_active(plan: ActivePlan, *, show_progress: bool = False, log=print) -> l
     records = []
     for seed in plan.seeds:
         seed_dir = os.path.join(plan.out, f"seed{seed}")
-        workdir0 = os.path.join(seed_dir, "round0")
-        cfg0, result0, command0 = _train_round(plan, seed, plan.initial_budget, None, workdir0, show_progress)
+        runs_dir = os.path.join(plan.workdir_root or plan.out, f"seed{seed}")
+        workdir0 = os.path.join(runs_dir, "round0")
+        cfg0, _ = _round_config(plan, seed, plan.initial_budget, None)
         for strategy in plan.strategies:
             round_splits.check_root(os.path.join(splits_base, strategy_dirname(strategy)), cfg0.data.splits_dir)
         sources = load_sources(cfg0.data)
+        ensure_budget(cfg0.data.name, cfg0.data.budget, seed, cfg0.data.splits_dir, sources)
         labeled0, unlabeled0 = load_budget(cfg0.data.name, cfg0.data.budget, seed, cfg0.data.splits_dir)
-        state = {}
-        for strategy in plan.strategies:
-            record = _record(seed, strategy, 0, labeled0, plan.initial_budget, cfg0.data.splits_dir, workdir0,
-                             command0, result0)
-            _write_json(os.path.join(seed_dir, strategy_dirname(strategy), "round0.json"), record)
-            records.append(record)
-            state[strategy] = (labeled0, unlabeled0, workdir0, result0)
+        paths0 = [os.path.join(seed_dir, strategy_dirname(s), "round0.json") for s in plan.strategies]
+        recorded0 = [_read_record(p, len(labeled0)) for p in paths0]
+        # How to train a round again when a missing selection needs its model: {workdir: (budget, splits_dir)}.
+        trainable = {workdir0: (plan.initial_budget, None)}
+
+        def model_of(workdir: str) -> None:
+            if not _has_model(workdir):
+                budget, splits_dir = trainable[workdir]
+                log(f"seed {seed}: training {workdir} again to score the pool (its record came without a checkpoint)")
+                _train_round(plan, seed, budget, splits_dir, workdir, show_progress)
+
+        if not all(recorded0):  # round 0 is shared: one training writes every strategy's record
+            result0, command0 = _train_round(plan, seed, plan.initial_budget, None, workdir0, show_progress)
+            recorded0 = [_record(seed, strategy, 0, labeled0, plan.initial_budget, cfg0.data.splits_dir, workdir0,
+                                 command0, result0) for strategy in plan.strategies]
+            for path, record in zip(paths0, recorded0):
+                _write_json(path, record)
+        records.extend(recorded0)
+        state = {strategy: (labeled0, unlabeled0, workdir0, record) for strategy, record in zip(plan.strategies, recorded0)}
+        result0 = recorded0[0]
         log(f"seed {seed} round 0: {len(labeled0)} labeled, test mIoU {result0['test']['miou']:.4f}")
         for round_index in range(1, plan.rounds + 1):
             for strategy in plan.strategies:
@@ -195,18 +242,26 @@ def run_active(plan: ActivePlan, *, show_progress: bool = False, log=print) -> l
                     with open(selection_path) as f:
                         chosen = json.load(f)
                 else:
+                    if _needs_model(plan, strategy):
+                        model_of(prev_workdir)
                     chosen = choose(plan, strategy, round_index, seed, prev_workdir, prev_result, sources,
                                     labeled, unlabeled)
                     _write_json(selection_path, chosen)
                 labeled, unlabeled = round_splits.next_split(labeled, unlabeled, [p["id"] for p in chosen["picked"]])
                 splits_dir = os.path.join(splits_base, strategy_dirname(strategy))
                 budget, _ = round_splits.write_round(splits_dir, cfg0.data.name, seed, labeled, unlabeled)
-                workdir = os.path.join(strategy_dir, f"round{round_index}")
-                _, result, command = _train_round(plan, seed, budget, splits_dir, workdir, show_progress)
-                record = _record(seed, strategy, round_index, labeled, budget, splits_dir, workdir, command, result)
-                _write_json(os.path.join(strategy_dir, f"round{round_index}.json"), record)
+                workdir = os.path.join(runs_dir, strategy_dirname(strategy), f"round{round_index}")
+                trainable[workdir] = (budget, splits_dir)
+                record_path = os.path.join(strategy_dir, f"round{round_index}.json")
+                record = _read_record(record_path, len(labeled))
+                if record is None:
+                    result, command = _train_round(plan, seed, budget, splits_dir, workdir, show_progress)
+                    record = _record(seed, strategy, round_index, labeled, budget, splits_dir, workdir, command, result)
+                    _write_json(record_path, record)
+                else:
+                    log(f"seed {seed} round {round_index} {strategy}: recorded in {record_path}, not trained again")
                 records.append(record)
-                state[strategy] = (labeled, unlabeled, workdir, result)
+                state[strategy] = (labeled, unlabeled, workdir, record)
                 log(f"seed {seed} round {round_index} {strategy}: {len(labeled)} labeled, "
-                    f"test mIoU {result['test']['miou']:.4f}")
+                    f"test mIoU {record['test']['miou']:.4f}")
     return records

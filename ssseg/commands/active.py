@@ -33,6 +33,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--strategies", default="uncertainty,random",
                         help=f"comma-separated, from {', '.join(STRATEGIES)} (random is the control)")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    parser.add_argument("--workdir-root", default="",
+                        help="where the rounds' workdirs (checkpoints) go (default --out); with it, --out holds only "
+                             "small records that can be committed and resumed from on another machine")
     parser.add_argument("--splits-root", default="", help="where rounds' split files go (default <out>/splits)")
     parser.add_argument("--aggregation", default="defect_entropy",
                         help="image score: defect_entropy (default: mean entropy over predicted-defect pixels), mean_entropy, max_entropy")
@@ -62,6 +65,7 @@ def run(args) -> int:
             seeds=_ints(args.seeds),
             out=args.out,
             splits_root=args.splits_root,
+            workdir_root=args.workdir_root,
             aggregation=args.aggregation,
             defect_prob=args.defect_prob,
             candidate_factor=args.candidate_factor,
