@@ -33,7 +33,7 @@ browser:
 	  { $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 test: setup browser
-	$(PY) -m pytest -q -n 2
+	$(PY) -m pytest -q -n 2 --durations=20
 
 test-slow: setup browser
 	$(PY) -m pytest -q -m slow
