@@ -154,3 +154,30 @@ def test_active_out_resumes_on_another_machine_without_training_again(tmp_path, 
     assert pick(again) == pick(first)
     with open(tmp_path / "ledger" / "seed0" / "uncertainty" / "selection2.json") as f:
         assert len(json.load(f)["picked"]) == 5
+
+
+def test_summary_pairs_each_strategy_with_random_on_the_same_seed(tmp_path):
+    from ssseg.active import summary
+
+    def rec(strategy, round_index, seed, miou, defect):
+        return {"strategy": strategy, "round": round_index, "seed": seed, "num_labeled": 10 + 5 * round_index,
+                "command": "c", "test": {"miou": miou, "defect_miou": defect}}
+
+    records = [rec("random", 0, 0, 0.2, 0.1), rec("uncertainty", 0, 0, 0.2, 0.1),
+               rec("random", 1, 0, 0.3, 0.1), rec("uncertainty", 1, 0, 0.4, 0.3),
+               rec("random", 1, 1, 0.5, 0.2), rec("uncertainty", 1, 1, 0.45, 0.25),
+               rec("uncertainty", 2, 0, 0.6, 0.4)]  # no control for round 2 yet: not paired
+    gains = summary.paired_gains(records)
+    assert [(g["strategy"], g["round"], g["seeds"]) for g in gains] == [("uncertainty", 1, [0, 1])]
+    np.testing.assert_allclose(gains[0]["miou"], [0.1, -0.05])
+    np.testing.assert_allclose(gains[0]["defect_miou"], [0.2, 0.05])
+    assert "| uncertainty | 1 | 0,1 | +10.0 / -5.0 | +2.5 | +20.0 / +5.0 | +12.5 |" in summary.gains_table(gains)
+    rows = summary.curve_rows(records)
+    row = next(r for r in rows if (r["strategy"], r["round"]) == ("random", 1))
+    assert row["miou_mean"] == pytest.approx(0.4) and row["miou_std"] == pytest.approx(np.std([0.3, 0.5], ddof=1))
+    for i, r in enumerate(records):
+        path = tmp_path / f"seed{r['seed']}" / r["strategy"] / f"round{r['round']}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(r))
+    summary.write_summary(str(tmp_path))
+    assert "+12.5" in (tmp_path / "curves.md").read_text() and (tmp_path / "curves.png").stat().st_size > 0
