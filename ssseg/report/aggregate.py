@@ -86,7 +86,7 @@ class ResultsTable:
     def commits_note(self) -> str:
         if not self.commits:
             return ""
-        return " Code: " + ", ".join(f"{commit} ({n} runs)" for commit, n in self.commits) + "."
+        return " Code: " + ", ".join(f"{commit} ({n} run{'' if n == 1 else 's'})" for commit, n in self.commits) + "."
 
 
 def resolve_row_key(results: Sequence[dict], row_key: str = "auto") -> str:
