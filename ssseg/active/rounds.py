@@ -192,8 +192,11 @@ def _read_record(path: str, num_labeled: int) -> dict | None:
     return record
 
 
-def _has_model(workdir: str) -> bool:
-    return os.path.exists(os.path.join(workdir, "result.json"))
+def _ensure_model(plan, seed, budget, splits_dir, workdir, show_progress, log) -> None:
+    """Train the round again (deterministic: the same model) when its record came without a checkpoint."""
+    if not os.path.exists(os.path.join(workdir, "result.json")):
+        log(f"seed {seed}: training {workdir} again to score the pool (its record came without a checkpoint)")
+        _train_round(plan, seed, budget, splits_dir, workdir, show_progress)
 
 
 def run_active(plan: ActivePlan, *, show_progress: bool = False, log=print) -> list[dict]:
@@ -214,15 +217,6 @@ def run_active(plan: ActivePlan, *, show_progress: bool = False, log=print) -> l
         labeled0, unlabeled0 = load_budget(cfg0.data.name, cfg0.data.budget, seed, cfg0.data.splits_dir)
         paths0 = [os.path.join(seed_dir, strategy_dirname(s), "round0.json") for s in plan.strategies]
         recorded0 = [_read_record(p, len(labeled0)) for p in paths0]
-        # How to train a round again when a missing selection needs its model: {workdir: (budget, splits_dir)}.
-        trainable = {workdir0: (plan.initial_budget, None)}
-
-        def model_of(workdir: str) -> None:
-            if not _has_model(workdir):
-                budget, splits_dir = trainable[workdir]
-                log(f"seed {seed}: training {workdir} again to score the pool (its record came without a checkpoint)")
-                _train_round(plan, seed, budget, splits_dir, workdir, show_progress)
-
         if not all(recorded0):  # round 0 is shared: one training writes every strategy's record
             result0, command0 = _train_round(plan, seed, plan.initial_budget, None, workdir0, show_progress)
             recorded0 = [_record(seed, strategy, 0, labeled0, plan.initial_budget, cfg0.data.splits_dir, workdir0,
@@ -230,12 +224,13 @@ def run_active(plan: ActivePlan, *, show_progress: bool = False, log=print) -> l
             for path, record in zip(paths0, recorded0):
                 _write_json(path, record)
         records.extend(recorded0)
-        state = {strategy: (labeled0, unlabeled0, workdir0, record) for strategy, record in zip(plan.strategies, recorded0)}
-        result0 = recorded0[0]
-        log(f"seed {seed} round 0: {len(labeled0)} labeled, test mIoU {result0['test']['miou']:.4f}")
+        # Per strategy: labeled, unlabeled, how its last round trains (budget, splits_dir, workdir), its record.
+        state = {strategy: (labeled0, unlabeled0, (plan.initial_budget, None, workdir0), record)
+                 for strategy, record in zip(plan.strategies, recorded0)}
+        log(f"seed {seed} round 0: {len(labeled0)} labeled, test mIoU {recorded0[0]['test']['miou']:.4f}")
         for round_index in range(1, plan.rounds + 1):
             for strategy in plan.strategies:
-                labeled, unlabeled, prev_workdir, prev_result = state[strategy]
+                labeled, unlabeled, prev_round, prev_result = state[strategy]
                 strategy_dir = os.path.join(seed_dir, strategy_dirname(strategy))
                 selection_path = os.path.join(strategy_dir, f"selection{round_index}.json")
                 if os.path.exists(selection_path):  # deterministic anyway; skips re-scoring on resume
@@ -243,15 +238,14 @@ def run_active(plan: ActivePlan, *, show_progress: bool = False, log=print) -> l
                         chosen = json.load(f)
                 else:
                     if _needs_model(plan, strategy):
-                        model_of(prev_workdir)
-                    chosen = choose(plan, strategy, round_index, seed, prev_workdir, prev_result, sources,
+                        _ensure_model(plan, seed, *prev_round, show_progress, log)
+                    chosen = choose(plan, strategy, round_index, seed, prev_round[2], prev_result, sources,
                                     labeled, unlabeled)
                     _write_json(selection_path, chosen)
                 labeled, unlabeled = round_splits.next_split(labeled, unlabeled, [p["id"] for p in chosen["picked"]])
                 splits_dir = os.path.join(splits_base, strategy_dirname(strategy))
                 budget, _ = round_splits.write_round(splits_dir, cfg0.data.name, seed, labeled, unlabeled)
                 workdir = os.path.join(runs_dir, strategy_dirname(strategy), f"round{round_index}")
-                trainable[workdir] = (budget, splits_dir)
                 record_path = os.path.join(strategy_dir, f"round{round_index}.json")
                 record = _read_record(record_path, len(labeled))
                 if record is None:
@@ -261,7 +255,7 @@ def run_active(plan: ActivePlan, *, show_progress: bool = False, log=print) -> l
                 else:
                     log(f"seed {seed} round {round_index} {strategy}: recorded in {record_path}, not trained again")
                 records.append(record)
-                state[strategy] = (labeled, unlabeled, workdir, record)
+                state[strategy] = (labeled, unlabeled, (budget, splits_dir, workdir), record)
                 log(f"seed {seed} round {round_index} {strategy}: {len(labeled)} labeled, "
                     f"test mIoU {record['test']['miou']:.4f}")
     return records
