@@ -7,7 +7,8 @@
 the stem pool by `nnx.max_pool` and the batch norm by nnx.BatchNorm + add + ReLU: what nnx computed
 before commit 2c89523.
 `--against no-im2col` instead keeps every fast form but the im2col 3×3 convs (commit fc44518's model);
-`--against no-fused-bn` every fast form but the fused batch norm + residual + ReLU (commit b83b9d0's model).
+`--against no-fused-bn` every fast form but the fused batch norm + residual + ReLU (commit b83b9d0's model);
+`--against no-winograd` every fast form but Winograd F(2×2, 3×3) for the 3×3 convs on large maps.
 Both steps are compiled in one process from the same state and batch, then called alternately
 (A, B, A, B, ...): on a CPU shared with other jobs the load moves between separate runs by 2x, so
 only interleaved calls give a ratio worth reading. Prints each form's median and the ratio.
@@ -45,14 +46,24 @@ def _plain_pool(x):
 
 
 @contextlib.contextmanager
-def without_im2col():
-    """While tracing: every 3×3 conv as the lax conv (no input is wide enough for im2col)."""
-    saved = layers.IM2COL_MIN_CHANNELS
-    layers.IM2COL_MIN_CHANNELS = 1 << 30
+def _patched(owner, name, value):
+    """While tracing: `owner.name` set to `value`."""
+    saved = getattr(owner, name)
+    setattr(owner, name, value)
     try:
         yield
     finally:
-        layers.IM2COL_MIN_CHANNELS = saved
+        setattr(owner, name, saved)
+
+
+def without_im2col():
+    """Every 3×3 conv that is not Winograd as the lax conv (no input is wide enough for im2col)."""
+    return _patched(layers, "IM2COL_MIN_CHANNELS", 1 << 30)
+
+
+def without_winograd():
+    """The 3×3 convs on large maps as im2col (wide) or lax (narrow) convs, as before Winograd."""
+    return _patched(layers, "WINOGRAD_MIN_SIZE", 1 << 30)
 
 
 def _unfused_batch_norm(self, x, use_running_average=None, *, residual=None, relu=False):
@@ -61,30 +72,21 @@ def _unfused_batch_norm(self, x, use_running_average=None, *, residual=None, rel
     return jax.nn.relu(y) if relu else y
 
 
-@contextlib.contextmanager
 def without_fused_batch_norm():
-    """While tracing: batch norm as nnx.BatchNorm, then the add and the ReLU, differentiated by autodiff."""
-    saved = BatchNorm.__call__
-    BatchNorm.__call__ = _unfused_batch_norm
-    try:
-        yield
-    finally:
-        BatchNorm.__call__ = saved
+    """Batch norm as nnx.BatchNorm, then the add and the ReLU, differentiated by autodiff."""
+    return _patched(BatchNorm, "__call__", _unfused_batch_norm)
 
 
 @contextlib.contextmanager
 def plain_forms():
     """While tracing: the model's conv, stem pool and batch norm as the plain lax/nnx ops."""
-    saved = layers.conv2d_nhwc, resnet.max_pool_3x3_s2
-    layers.conv2d_nhwc, resnet.max_pool_3x3_s2 = _plain_conv, _plain_pool
-    try:
-        with without_fused_batch_norm():
-            yield
-    finally:
-        layers.conv2d_nhwc, resnet.max_pool_3x3_s2 = saved
+    with _patched(layers, "conv2d_nhwc", _plain_conv), _patched(resnet, "max_pool_3x3_s2", _plain_pool), \
+            without_fused_batch_norm():
+        yield
 
 
-BASELINES = {"plain": plain_forms, "no-im2col": without_im2col, "no-fused-bn": without_fused_batch_norm}
+BASELINES = {"plain": plain_forms, "no-im2col": without_im2col, "no-winograd": without_winograd,
+             "no-fused-bn": without_fused_batch_norm}
 
 
 def main() -> None:

@@ -1,12 +1,13 @@
-"""Each 3×3 conv of the R50 DeepLabV3+ step (crop 129, batch 4, output stride 16): lax conv vs im2col.
+"""Each 3×3 conv of the R50 DeepLabV3+ step (crop 129, batch 4, output stride 16): lax, im2col, Winograd.
 
     python benchmarks/conv_forms.py [--batch 4] [--rounds 6]
 
 For every 3×3 conv shape of the step (deep stem, ResNet stages, layer4's dilation 2, ASPP's rate 6,
-the decoder), times forward + both gradients of `lax.conv_general_dilated` with PyTorch's padding
-against `conv2d_im2col`, called alternately in one process so that a shared CPU's load hits both
-alike. Prints each median, the ratio, the count of such convs in one step and the form the model
-runs (`conv2d_nhwc`: im2col from `IM2COL_MIN_CHANNELS` input channels up). Checks both agree.
+the decoder), times forward + both gradients of `lax.conv_general_dilated` with PyTorch's padding,
+`conv2d_im2col` and (stride 1, no dilation) `conv2d_winograd`, called alternately in one process so
+that a shared CPU's load hits all alike. Prints each median, the count of such convs in one step, the
+form the model runs (`layers.conv_form`) and the ms per step that form saves against the lax conv.
+Checks that the forms agree.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 from ab_step import _plain_conv   # the lax conv with PyTorch's padding (benchmarks/ab_step.py)
 
-from ssseg.models.layers import IM2COL_MIN_CHANNELS, conv2d_im2col
+from ssseg.models.layers import conv2d_im2col, conv_form
+from ssseg.models.winograd import conv2d_winograd
 
 # name, spatial size at crop 129, c_in, c_out, stride, dilation, convs of this shape in one step
 SHAPES = [
@@ -42,26 +44,32 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     print("fwd + both grads, median ms")
-    print(f"{'conv':22s} {'n':>2s} {'lax':>8s} {'im2col':>8s} {'ratio':>6s}  model runs")
+    print(f"{'conv':22s} {'n':>2s} {'lax':>8s} {'im2col':>8s} {'winograd':>8s}  model runs  saves ms/step")
     saved_total = 0.0
     for name, size, c_in, c_out, stride, dilation, count in SHAPES:
         x = jnp.asarray(rng.standard_normal((args.batch, size, size, c_in)), jnp.float32)
         kernel = jnp.asarray(rng.standard_normal((3, 3, c_in, c_out)) * 0.05, jnp.float32)
         forms = {"lax": _fwd_bwd(lambda x, k, s=stride, d=dilation: _plain_conv(x, k, stride=s, dilation=d)),
                  "im2col": _fwd_bwd(lambda x, k, s=stride, d=dilation: conv2d_im2col(x, k, s, d))}
-        for want, got in zip(forms["lax"](x, kernel), forms["im2col"](x, kernel)):
-            np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=2e-3, atol=2e-3 * float(jnp.abs(want).max()))
+        if (stride, dilation) == (1, 1):
+            forms["winograd"] = _fwd_bwd(conv2d_winograd)
+        want = forms["lax"](x, kernel)
+        for form in list(forms)[1:]:
+            for w, got in zip(want, forms[form](x, kernel)):
+                np.testing.assert_allclose(np.asarray(got), np.asarray(w), rtol=2e-3, atol=2e-3 * float(jnp.abs(w).max()))
         times = {form: [] for form in forms}
         for _ in range(args.rounds):
             for form, fn in forms.items():
                 start = time.perf_counter()
                 jax.block_until_ready(fn(x, kernel))
                 times[form].append(1e3 * (time.perf_counter() - start))
-        lax_ms, im2col_ms = statistics.median(times["lax"]), statistics.median(times["im2col"])
-        model = "im2col" if c_in >= IM2COL_MIN_CHANNELS else "lax"
-        saved_total += count * (lax_ms - im2col_ms) * (model == "im2col")
-        print(f"{name:22s} {count:2d} {lax_ms:8.1f} {im2col_ms:8.1f} {im2col_ms / lax_ms:6.2f}  {model}", flush=True)
-    print(f"saved per step by the model's choice (sum of count × difference): {saved_total:.0f} ms")
+        ms = {form: statistics.median(t) for form, t in times.items()}
+        model = conv_form(x.shape, (3, 3), stride, dilation, x.dtype)
+        saved = count * (ms["lax"] - ms[model])
+        saved_total += saved
+        cells = " ".join(f"{ms[f]:8.1f}" if f in ms else f"{'-':>8s}" for f in ("lax", "im2col", "winograd"))
+        print(f"{name:22s} {count:2d} {cells}  {model:10s}  {saved:8.1f}", flush=True)
+    print(f"saved per step by the model's choices against the lax conv (sum of count × difference): {saved_total:.0f} ms")
 
 
 if __name__ == "__main__":

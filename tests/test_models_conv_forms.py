@@ -4,7 +4,9 @@ Inputs, kernels and cotangents are small integers, so every float32 sum is exact
 order: forward and both gradients must be *equal* to `lax.conv_general_dilated` with PyTorch's
 padding, not merely close. Cases: 1×1 as a matmul (stride 1 and 2, odd sizes), dilated kernels
 whose off-centre taps read only padding (dropped on both axes, on one axis), a dilation where
-every tap is partly valid, narrow 3×3 convs (the plain path) and wide ones (im2col matmuls). The stem max pool: forward equal to nnx.max_pool, and
+every tap is partly valid, narrow 3×3 convs (the plain path), wide ones (im2col matmuls) and
+3×3 convs on large maps (Winograd F(2×2, 3×3): its transforms multiply by halves and ±1, so on
+small integers they are exact too). The stem max pool: forward equal to nnx.max_pool, and
 its gradient sent to the first maximum of each window (row-major), as PyTorch's CPU kernel does.
 """
 
@@ -15,8 +17,9 @@ import pytest
 from flax import nnx
 from jax import lax
 
-from ssseg.models.layers import (IM2COL_MIN_CHANNELS, Conv2d, _valid_taps, conv2d, conv2d_im2col, conv2d_nhwc,
-                                 max_pool_3x3_s2)
+from ssseg.models.layers import (IM2COL_MIN_CHANNELS, WINOGRAD_MIN_SIZE, Conv2d, _valid_taps, conv2d, conv2d_im2col,
+                                 conv2d_nhwc, max_pool_3x3_s2)
+from ssseg.models.winograd import conv2d_winograd
 
 
 def plain_conv(x, kernel, stride, dilation):
@@ -39,6 +42,8 @@ CASES = [  # (input [b, h, w, c], kernel size, out channels, stride, dilation)
     ((1, 5, 6, IM2COL_MIN_CHANNELS), 3, 3, 1, 1),   # wide enough for im2col
     ((1, 7, 6, IM2COL_MIN_CHANNELS), 3, 2, 2, 1),
     ((1, 6, 5, IM2COL_MIN_CHANNELS), 3, 2, 1, 2),
+    ((1, WINOGRAD_MIN_SIZE + 1, WINOGRAD_MIN_SIZE, 2), 3, 3, 1, 1),   # large enough for Winograd, odd height
+    ((1, WINOGRAD_MIN_SIZE + 1, WINOGRAD_MIN_SIZE, 2), 3, 3, 2, 1),   # stride 2: not Winograd
 ]
 
 IM2COL_CASES = [  # conv2d_im2col called directly, any width: odd sizes, strides, dilations, a 5×5 kernel
@@ -76,6 +81,31 @@ def test_im2col_forward_and_gradients_equal_the_plain_conv(shape, k, out, stride
     _, theirs = jax.vjp(lambda x, w: plain_conv(x, w, stride, dilation), x, kernel)
     for got, want in zip(mine(cotangent), theirs(cotangent)):
         np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+WINOGRAD_CASES = [(2, 5, 7, 3, 4), (1, 6, 6, 2, 2), (1, 1, 2, 3, 1), (1, 4, 3, 1, 5)]   # [b, h, w, c_in], c_out
+
+
+@pytest.mark.parametrize("b,h,w,c_in,c_out", WINOGRAD_CASES)
+def test_winograd_forward_and_gradients_equal_the_plain_conv(b, h, w, c_in, c_out):
+    x, kernel = integers(6, (b, h, w, c_in)), integers(7, (3, 3, c_in, c_out))
+    expected = plain_conv(x, kernel, 1, 1)
+    np.testing.assert_array_equal(np.asarray(conv2d_winograd(x, kernel)), np.asarray(expected))
+    cotangent = integers(8, expected.shape)
+    _, mine = jax.vjp(conv2d_winograd, x, kernel)
+    _, theirs = jax.vjp(lambda x, w: plain_conv(x, w, 1, 1), x, kernel)
+    for got, want in zip(mine(cotangent), theirs(cotangent)):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+def test_winograd_is_close_on_real_valued_inputs():
+    """Unlike the integer cases its float rounding differs from the lax conv's: ~1e-6 relative in float32."""
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.standard_normal((2, 9, 8, 16)), jnp.float32)
+    kernel = jnp.asarray(rng.standard_normal((3, 3, 16, 8)) / 12, jnp.float32)
+    expected = np.asarray(plain_conv(x, kernel, 1, 1))
+    got = np.asarray(conv2d_winograd(x, kernel))
+    assert np.abs(got - expected).max() <= 1e-5 * np.abs(expected).max()
 
 
 def test_valid_taps_keep_what_reads_a_pixel():

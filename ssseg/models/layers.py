@@ -11,6 +11,7 @@ from flax import nnx
 from jax import lax
 
 from ssseg.models.batch_norm import BatchNorm
+from ssseg.models.winograd import conv2d_winograd
 
 # PyTorch's BatchNorm momentum 0.1 weights the *new* batch; flax's momentum weights the running average.
 BN_MOMENTUM = 0.9
@@ -19,6 +20,11 @@ BN_EPS = 1e-5
 # 3×3 convs over this many input channels or more run as im2col matmuls (the deep stem (3→64→64→128 at
 # 65×65) and layer1 (64→64) run as fast or faster as XLA convs).
 IM2COL_MIN_CHANNELS = 128
+
+# Stride-1 3×3 float32 convs on maps at least this large run as Winograd F(2×2, 3×3) (the deep stem at
+# 65×65, layer1 and the decoder at 33×33 at crop 129); on smaller maps the tile padding and the transforms
+# cost more than the saved products (layer3 at 9×9: 2× slower, benchmarks/conv_forms.py).
+WINOGRAD_MIN_SIZE = 32
 
 # torchvision initialises ResNet convs with kaiming_normal(fan_out, relu).
 conv_kernel_init = nnx.initializers.variance_scaling(2.0, "fan_out", "normal")
@@ -41,22 +47,37 @@ def conv2d_nhwc(x: jax.Array, kernel: jax.Array, *, stride: int = 1, dilation: i
     Same sum as `lax.conv_general_dilated` (up to float summation order), chosen statically by shape:
     taps that read only padding are dropped (ASPP's rates 12 and 18 on a 9×9 map leave the centre tap);
     a 1×1 kernel is a matmul over channels (after a strided slice), whose gradients are matmuls too
-    (XLA:CPU's conv weight gradient is several times slower); a larger kernel over at least
+    (XLA:CPU's conv weight gradient is several times slower); a stride-1 3×3 float32 conv on a map of
+    at least `WINOGRAD_MIN_SIZE` is Winograd F(2×2, 3×3) (`conv2d_winograd`; bfloat16 keeps the
+    exact-product forms, as its transform additions would round); another kernel over at least
     `IM2COL_MIN_CHANNELS` input channels is one matmul over its stacked taps (`conv2d_im2col`).
-    The rest (the deep stem's narrow convs) is the plain lax convolution.
+    The rest (the deep stem's stride-2 conv, narrow convs on small maps) is the plain lax convolution.
     """
     kh, kw = kernel.shape[:2]
     if stride == 1 and dilation > 1:
         (top, bottom), (left, right) = _valid_taps(kh, dilation, x.shape[1]), _valid_taps(kw, dilation, x.shape[2])
         kernel = kernel[top:bottom, left:right]
         kh, kw = kernel.shape[:2]
-    if kh == 1 and kw == 1:
+    form = conv_form(x.shape, (kh, kw), stride, dilation, x.dtype)
+    if form == "matmul":
         return jnp.einsum("bhwc,co->bhwo", x[:, ::stride, ::stride], kernel[0, 0])
-    if x.shape[-1] >= IM2COL_MIN_CHANNELS:
+    if form == "winograd":
+        return conv2d_winograd(x, kernel)
+    if form == "im2col":
         return conv2d_im2col(x, kernel, stride, dilation)
     ph, pw = dilation * (kh - 1) // 2, dilation * (kw - 1) // 2
     return lax.conv_general_dilated(x, kernel, (stride, stride), ((ph, ph), (pw, pw)),
                                     rhs_dilation=(dilation, dilation), dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def conv_form(in_shape: tuple[int, ...], kernel_hw: tuple[int, int], stride: int, dilation: int, dtype) -> str:
+    """Which form `conv2d_nhwc` runs for an NHWC input shape and a kernel (after dropping padding-only taps)."""
+    if tuple(kernel_hw) == (1, 1):
+        return "matmul"
+    if (*kernel_hw, stride, dilation) == (3, 3, 1, 1) and min(in_shape[1:3]) >= WINOGRAD_MIN_SIZE \
+            and jnp.dtype(dtype) == jnp.float32:
+        return "winograd"
+    return "im2col" if in_shape[-1] >= IM2COL_MIN_CHANNELS else "lax"
 
 
 def _stacked_taps(x: jax.Array, kernel_hw: tuple[int, int], stride: int, dilation: int) -> jax.Array:
