@@ -75,6 +75,17 @@ def test_model_matmul_forms_have_their_own_classes():
     assert len(dots) >= 3 and {profile.classify(info) for info in dots} == {profile.IM2COL}  # fwd and both grads
 
 
+def test_winograd_conv_is_its_own_class():
+    from ssseg.models.winograd import conv2d_winograd
+
+    hlo = _compiled_hlo(jax.grad(lambda x, w: jnp.sum(conv2d_winograd(x, w) ** 2), argnums=(0, 1)),
+                        jnp.ones((1, 6, 5, 4)), jnp.ones((3, 3, 4, 2)))
+    infos = [{**info, "name": name} for name, info in profile.parse_hlo(hlo).items()
+             if info["computation"].startswith("main")]
+    dots = [info for info in infos if "dot" in {info["opcode"]} | info["fused"]]
+    assert len(dots) >= 3 and {profile.classify(info) for info in dots} == {profile.WINOGRAD}  # fwd and both grads
+
+
 def test_fused_batch_norm_is_batch_norm_forward_and_backward():
     from flax import nnx
 

@@ -8,7 +8,8 @@ instruction in one class: convolution forward / backward-input /
 backward-filter (dilated ones, layer4's and ASPP's at output stride 16, apart),
 batch norm, bilinear resizes, max pool and its backward, losses, on-device
 augmentation, optimizer, copies/transposes, other (1×1 convs that the model
-runs as matmuls are one class of their own, its im2col 3×3 convs another). A class is read from the
+runs as matmuls are one class of their own, its im2col 3×3 convs another, its Winograd 3×3 convs a
+third). A class is read from the
 instruction itself (opcode, window, fused opcodes) and from the Python stack
 that XLA keeps in its metadata (the function and file that emitted it).
 
@@ -31,6 +32,7 @@ _INSTRUCTION = re.compile(r"^\s*(?:ROOT )?%(\S+) = (.*)$")
 _TABLE_ROW = re.compile(r"^(\d+) (.*)$")
 
 IM2COL = "conv k×k as im2col matmul (fwd + both grads)"
+WINOGRAD = "conv 3×3 as Winograd matmuls (fwd + both grads)"
 
 # Python functions/files whose ops form a class, checked innermost frame first.
 _STACK_CLASSES = (
@@ -174,6 +176,8 @@ def classify(info: dict) -> str:
         return "copies / transposes"
     if "conv2d_im2col" in info["op_name"]:   # its named scope: the backward's stack is JAX's, not the model's
         return IM2COL
+    if "conv2d_winograd" in info["op_name"]:   # likewise (the transforms, the matmuls, both gradients)
+        return WINOGRAD
     if "batch_norm_bwd" in info["op_name"]:
         return "batch norm"
     for needle, name in _STACK_CLASSES:
