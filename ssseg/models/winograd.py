@@ -31,6 +31,16 @@ def _signed_sum(signs, parts):
     return total
 
 
+def _two_sided(rows, matrix, columns):
+    """M T M^T for every tile T, as the stacked entries [p·len(M) + q, ...]: rows combined first, then
+    the columns (`columns(row)` lists a combined row's entries)."""
+    points = []
+    for row in (_signed_sum(signs, rows) for signs in matrix):
+        cols = columns(row)
+        points += [_signed_sum(signs, cols) for signs in matrix]
+    return jnp.stack(points)
+
+
 def _tiles(size: int) -> int:
     return -(-size // 2)
 
@@ -41,11 +51,8 @@ def input_transform(x: jax.Array) -> jax.Array:
     th, tw = _tiles(h), _tiles(w)
     padded = jnp.pad(x, ((0, 0), (1, 2 * th + 1 - h), (1, 2 * tw + 1 - w), (0, 0)))
     rows = [padded[:, a:a + 2 * th:2] for a in range(4)]            # row a of every tile: [b, th, w+3, c]
-    points = []
-    for row in (_signed_sum(signs, rows) for signs in INPUT_T):
-        cols = [row[:, :, a:a + 2 * tw:2] for a in range(4)]
-        points += [_signed_sum(signs, cols) for signs in INPUT_T]
-    return jnp.stack(points).reshape(16, b * th * tw, c)
+    points = _two_sided(rows, INPUT_T, lambda row: [row[:, :, a:a + 2 * tw:2] for a in range(4)])
+    return points.reshape(16, b * th * tw, c)
 
 
 def kernel_transform(kernel: jax.Array) -> jax.Array:
@@ -58,9 +65,7 @@ def output_transform(products: jax.Array, out_hw: tuple[int, int]) -> jax.Array:
     """A^T M A of every tile, interleaved back into the map and cropped: [16, b·th·tw, o] → [b, h, w, o]."""
     (h, w), o = out_hw, products.shape[-1]
     th, tw = _tiles(h), _tiles(w)
-    m = products.reshape(4, 4, -1, th, tw, o)
-    rows = [_signed_sum(signs, list(m)) for signs in OUTPUT_T]       # [4 (q), b, th, tw, o] each
-    blocks = jnp.stack([jnp.stack([_signed_sum(signs, list(row)) for signs in OUTPUT_T]) for row in rows])
+    blocks = _two_sided(list(products.reshape(4, 4, -1, th, tw, o)), OUTPUT_T, list).reshape(2, 2, -1, th, tw, o)
     return blocks.transpose(2, 3, 0, 4, 1, 5).reshape(-1, 2 * th, 2 * tw, o)[:, :h, :w]
 
 
@@ -70,11 +75,8 @@ def output_transform_transposed(grad_out: jax.Array) -> jax.Array:
     th, tw = _tiles(h), _tiles(w)
     blocks = jnp.pad(grad_out, ((0, 0), (0, 2 * th - h), (0, 2 * tw - w), (0, 0))).reshape(b, th, 2, tw, 2, o)
     rows = [blocks[:, :, r] for r in range(2)]                       # [b, th, tw, 2, o] each
-    points = []
-    for row in (_signed_sum(signs, rows) for signs in OUTPUT_T_TRANSPOSED):
-        cols = [row[:, :, :, s] for s in range(2)]
-        points += [_signed_sum(signs, cols) for signs in OUTPUT_T_TRANSPOSED]
-    return jnp.stack(points).reshape(16, b * th * tw, o)
+    points = _two_sided(rows, OUTPUT_T_TRANSPOSED, lambda row: [row[:, :, :, s] for s in range(2)])
+    return points.reshape(16, b * th * tw, o)
 
 
 @jax.custom_vjp
