@@ -24,7 +24,7 @@ CONFIGS = {  # the table's name: the config (and overrides) it stands for
 }
 
 
-def traced_3x3_convs(config, overrides):
+def traced_3x3_convs(config, overrides, monkeypatch):
     """Counter of (input size, c_in, c_out, stride, dilation) over the model's 3×3 convs, one forward."""
     cfg = load_config(config, list(overrides))
     spec = get_spec(cfg.data.name, cfg.data.manual_dir)
@@ -41,17 +41,14 @@ def traced_3x3_convs(config, overrides):
         return real(x, kernel, stride=stride, dilation=dilation)
 
     image = jax.ShapeDtypeStruct((2, cfg.data.crop_size, cfg.data.crop_size, spec.channels), jnp.float32)
-    layers.conv2d_nhwc = recording
-    try:
-        jax.eval_shape(lambda st, x: nnx.merge(graphdef, st)(x, train=False), state, image)
-    finally:
-        layers.conv2d_nhwc = real
+    monkeypatch.setattr(layers, "conv2d_nhwc", recording)
+    jax.eval_shape(lambda st, x: nnx.merge(graphdef, st)(x, train=False), state, image)
     return seen
 
 
 @pytest.mark.parametrize("table", sorted(CONFIGS))
-def test_conv_forms_shape_table_is_the_models(table):
+def test_conv_forms_shape_table_is_the_models(table, monkeypatch):
     want = collections.Counter()
     for _name, size, c_in, c_out, stride, dilation, count in conv_forms.SHAPES[table]:
         want[size, c_in, c_out, stride, dilation] += count
-    assert traced_3x3_convs(*CONFIGS[table]) == want
+    assert traced_3x3_convs(*CONFIGS[table], monkeypatch) == want
