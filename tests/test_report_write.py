@@ -54,6 +54,10 @@ def test_plots_draw_one_line_per_row_and_run(sweep_root):
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1/16", "1/8", "full"]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["supervised", "unimatch"]
+    # Both regimes have a point at 1/8 (x=1): dodged apart, so neither hides the other.
+    mean_x = [line.get_xdata() for line in ax.get_lines() if line.get_marker() == "o"]
+    at_1_8 = sorted(x for xs in mean_x for x in xs if abs(x - 1) < 0.5)
+    assert len(at_1_8) == 2 and at_1_8[1] - at_1_8[0] > 0.02
     curves = plot_learning_curves(results, metric="miou", kind="eval")
     lines = curves.axes[0].get_lines()
     assert len(lines) == len(RUNS)

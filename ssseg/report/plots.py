@@ -25,11 +25,16 @@ def _axes(ax, figsize=(6.0, 4.0)):
 
 
 def plot_miou_vs_budget(table: ResultsTable, ax=None) -> Figure:
-    """Mean ± sample std per row across budgets; each seed drawn as a faint dot."""
+    """Mean ± sample std per row across budgets; each seed drawn as a faint dot.
+
+    Rows are dodged sideways by a few hundredths of a budget step, so two regimes
+    with the same mean at a budget stay visible side by side.
+    """
     fig, ax = _axes(ax)
     x = np.arange(len(table.cols))
-    for row in table.rows:
-        present = [(x[i], table.get(row, col)) for i, col in enumerate(table.cols) if table.get(row, col)]
+    dodge = 0.05 * (np.arange(len(table.rows)) - (len(table.rows) - 1) / 2)
+    for k, row in enumerate(table.rows):
+        present = [(x[i] + dodge[k], table.get(row, col)) for i, col in enumerate(table.cols) if table.get(row, col)]
         if not present:
             continue
         xs = [p for p, _ in present]
